@@ -9,5 +9,10 @@ import (
 )
 
 func main() {
-	os.Exit(app.Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	os.Exit(app.Run(os.Args[1:], app.Env{
+		Getenv: os.Getenv,
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+	}))
 }
