@@ -254,9 +254,11 @@ func sanitize(err error, secrets []string) error {
 }
 
 // redact replaces each secret, raw or query-escaped as it appears in a URL, by [REDACTED].
+// Values shorter than minRedactLen are no real token or appsecret (those are tens to hundreds
+// of characters) and replacing them would only garble the message.
 func redact(s string, secrets []string) string {
 	for _, sec := range secrets {
-		if sec == "" {
+		if len(sec) < minRedactLen {
 			continue
 		}
 		s = strings.ReplaceAll(s, sec, "[REDACTED]")
@@ -266,6 +268,8 @@ func redact(s string, secrets []string) string {
 	}
 	return s
 }
+
+const minRedactLen = 6
 
 type redactedError struct {
 	msg string
