@@ -1,0 +1,411 @@
+package idcard
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// RawFront holds the strings a provider read from the front of a card; "" means absent.
+type RawFront struct{ Name, Gender, Ethnicity, BirthDate, Address, IDNumber string }
+
+// RawBack holds the strings a provider read from the back of a card; "" means absent.
+// ValidDate is a range "A-B" in any form ParseValidity accepts, or "A-长期".
+type RawBack struct{ Authority, ValidDate string }
+
+// Card is the normalised union of both sides. Every field is nil (null in JSON) when the
+// side that carries it is missing or the provider returned nothing for it.
+type Card struct {
+	Name      *string `json:"name"`
+	Gender    *string `json:"gender"`    // male|female
+	Ethnicity *string `json:"ethnicity"` // current printed name, without 族
+	BirthDate *string `json:"birthDate"` // YYYY-MM-DD, printed or from the number
+	Address   *string `json:"address"`
+	IDNumber  *string `json:"idNumber"` // normalised; 18 characters for a legacy number
+	Authority *string `json:"authority"`
+	ValidFrom *string `json:"validFrom"` // YYYY-MM-DD
+	ValidTo   *string `json:"validTo"`   // YYYY-MM-DD; nil when long-term
+	LongTerm  *bool   `json:"longTerm"`
+}
+
+// Status is the outcome of one check.
+type Status string
+
+// Check outcomes; StatusSkip means the check's inputs are missing.
+const (
+	StatusPass Status = "pass"
+	StatusFail Status = "fail"
+	StatusWarn Status = "warn"
+	StatusSkip Status = "skip"
+)
+
+// Check is one card check. Messages never contain the ID number, name or address.
+type Check struct {
+	Name    string `json:"name"`
+	Status  Status `json:"status"`
+	Message string `json:"message"`
+}
+
+// Names of the card checks, in the order Examine reports them.
+const (
+	CheckIDNumber           = "id_number"
+	CheckBirthConsistent    = "birth_consistent"
+	CheckGenderConsistent   = "gender_consistent"
+	CheckEthnicityKnown     = "ethnicity_known"
+	CheckAddressRegion      = "address_region"
+	CheckValiditySpan       = "validity_span"
+	CheckIssueDatePlausible = "issue_date_plausible"
+	CheckNotExpired         = "not_expired"
+)
+
+// Verdict sums up a card's checks.
+type Verdict string
+
+// Verdicts: reject if any check fails, review if any warns, else pass.
+const (
+	VerdictPass   Verdict = "pass"
+	VerdictReview Verdict = "review"
+	VerdictReject Verdict = "reject"
+)
+
+// Report is the outcome of Examine.
+type Report struct {
+	Card    Card    `json:"card"`
+	Checks  []Check `json:"checks"`
+	Verdict Verdict `json:"verdict"`
+	// Warnings are machine codes: the number's analysis warnings, then the names of the checks
+	// that warned. Never nil.
+	Warnings []string `json:"warnings"`
+}
+
+// applicationLag is how long before the issue date an application may have been made: the
+// law ties the validity period to the age when applying, so a card issued shortly after a
+// 16th, 26th or 46th birthday may carry the shorter period.
+const applicationLag = 92 // days
+
+// Examine normalises the fields of a card and checks them against each other and against
+// now (judged in China Standard Time). Either side may be nil.
+func Examine(front *RawFront, back *RawBack, now time.Time) Report {
+	today := DateOf(now)
+	var card Card
+	var an *Analysis
+	var printedBirth Date
+	printedBirthBad := false
+	if front != nil {
+		card.Name = nonEmpty(CleanName(front.Name))
+		card.Address = nonEmpty(CleanText(front.Address))
+		if g, ok := NormalizeGender(front.Gender); ok {
+			card.Gender = &g
+		}
+		if front.Ethnicity != "" {
+			e, _ := NormalizeEthnicity(front.Ethnicity)
+			card.Ethnicity = nonEmpty(e)
+		}
+		if strings.TrimSpace(front.IDNumber) != "" {
+			a := Analyze(front.IDNumber, now)
+			an = &a
+			card.IDNumber = nonEmpty(a.Number)
+		}
+		if strings.TrimSpace(front.BirthDate) != "" {
+			d, err := ParseDate(front.BirthDate)
+			printedBirth, printedBirthBad = d, err != nil
+		}
+		switch {
+		case !printedBirth.IsZero():
+			card.BirthDate = nonEmpty(printedBirth.String())
+		case an != nil && !an.Birth.IsZero():
+			card.BirthDate = nonEmpty(an.Birth.String())
+		}
+	}
+	var validity Validity
+	validityBad, haveValidity := false, false
+	if back != nil {
+		card.Authority = nonEmpty(CleanText(back.Authority))
+		if strings.TrimSpace(back.ValidDate) != "" {
+			v, err := ParseValidity(back.ValidDate)
+			if err != nil {
+				validityBad = true
+			} else {
+				validity, haveValidity = v, true
+				card.ValidFrom = nonEmpty(v.From.String())
+				if !v.LongTerm {
+					card.ValidTo = nonEmpty(v.To.String())
+				}
+				lt := v.LongTerm
+				card.LongTerm = &lt
+			}
+		}
+	}
+	birth := printedBirth
+	if birth.IsZero() && an != nil {
+		birth = an.Birth
+	}
+
+	checks := []Check{
+		checkIDNumber(an),
+		checkBirth(an, front, printedBirth, printedBirthBad),
+		checkGender(an, front),
+		checkEthnicity(front),
+		checkAddress(an, front, today),
+		checkSpan(an, birth, validity, haveValidity, validityBad, back),
+		checkIssueDate(birth, validity, haveValidity, today),
+		checkExpiry(validity, haveValidity, today),
+	}
+	r := Report{Card: card, Checks: checks, Verdict: VerdictPass, Warnings: []string{}}
+	if an != nil {
+		r.Warnings = append(r.Warnings, an.Warnings.Strings()...)
+	}
+	for _, c := range checks {
+		switch c.Status {
+		case StatusFail:
+			r.Verdict = VerdictReject
+		case StatusWarn:
+			if r.Verdict == VerdictPass {
+				r.Verdict = VerdictReview
+			}
+			r.Warnings = append(r.Warnings, c.Name)
+		}
+	}
+	return r
+}
+
+func nonEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func check(name string, st Status, format string, args ...any) Check {
+	return Check{Name: name, Status: st, Message: fmt.Sprintf(format, args...)}
+}
+
+func checkIDNumber(a *Analysis) Check {
+	const n = CheckIDNumber
+	switch {
+	case a == nil:
+		return check(n, StatusSkip, "no ID number")
+	case !a.Valid():
+		return check(n, StatusFail, "invalid %s: %s", a.Type, strings.Join(a.Problems.Strings(), ", "))
+	case a.Warnings != 0:
+		msg := fmt.Sprintf("%s with warnings: %s", a.Type, strings.Join(a.Warnings.Strings(), ", "))
+		if a.Region.Code != "" {
+			msg += fmt.Sprintf("; region as at birth %s (listed %d-%d)", a.Region.Name, a.Region.FirstYear, a.Region.LastYear)
+		}
+		return check(n, StatusWarn, "%s", msg)
+	case a.Region.Code != "":
+		return check(n, StatusPass, "valid %s, region %s", a.Type, a.Region.Name)
+	default:
+		return check(n, StatusPass, "valid %s", a.Type)
+	}
+}
+
+func checkBirth(a *Analysis, f *RawFront, printed Date, bad bool) Check {
+	const n = CheckBirthConsistent
+	switch {
+	case f == nil || (printed.IsZero() && !bad):
+		return check(n, StatusSkip, "no printed birth date")
+	case bad:
+		return check(n, StatusFail, "printed birth date is not a date")
+	case a == nil || a.Birth.IsZero():
+		return check(n, StatusSkip, "the ID number carries no readable birth date")
+	case printed != a.Birth:
+		return check(n, StatusFail, "printed birth date differs from the ID number's")
+	}
+	return check(n, StatusPass, "printed birth date matches the ID number")
+}
+
+func checkGender(a *Analysis, f *RawFront) Check {
+	const n = CheckGenderConsistent
+	if f == nil || strings.TrimSpace(f.Gender) == "" {
+		return check(n, StatusSkip, "no printed gender")
+	}
+	g, ok := NormalizeGender(f.Gender)
+	switch {
+	case !ok:
+		return check(n, StatusFail, "printed gender is neither 男 nor 女")
+	case a == nil || a.Gender == "":
+		return check(n, StatusSkip, "the ID number carries no gender")
+	case g != a.Gender:
+		return check(n, StatusFail, "printed gender %s, ID number says %s", g, a.Gender)
+	}
+	return check(n, StatusPass, "printed gender matches the ID number")
+}
+
+func checkEthnicity(f *RawFront) Check {
+	const n = CheckEthnicityKnown
+	if f == nil || strings.TrimSpace(f.Ethnicity) == "" {
+		return check(n, StatusSkip, "no printed ethnicity")
+	}
+	if _, ok := NormalizeEthnicity(f.Ethnicity); !ok {
+		return check(n, StatusFail, "printed ethnicity is not a recognised ethnic group")
+	}
+	return check(n, StatusPass, "recognised ethnic group")
+}
+
+// provinceSuffixes and prefectureSuffixes are stripped to get a name's stem, so an address
+// that uses a later form (宜春市 for 宜春地区) still matches.
+var (
+	provinceSuffixes   = []string{"维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市"}
+	prefectureSuffixes = []string{"自治州", "地区", "行政区", "盟", "市"}
+)
+
+// matchPlace reports whether addr starts with name or with its stem (at least two
+// characters) and returns the rest of addr after the match.
+func matchPlace(addr, name string, suffixes []string) (string, bool) {
+	if name == "" {
+		return addr, false
+	}
+	if strings.HasPrefix(addr, name) {
+		return addr[len(name):], true
+	}
+	for _, suf := range suffixes {
+		stem, ok := strings.CutSuffix(name, suf)
+		if ok && len([]rune(stem)) >= 2 && strings.HasPrefix(addr, stem) {
+			rest := addr[len(stem):]
+			for _, s := range suffixes { // 宜春市 for 宜春地区: skip whatever suffix the address uses
+				if r, ok := strings.CutPrefix(rest, s); ok {
+					return r, true
+				}
+			}
+			return rest, true
+		}
+	}
+	return addr, false
+}
+
+func checkAddress(a *Analysis, f *RawFront, today Date) Check {
+	const n = CheckAddressRegion
+	switch {
+	case f == nil || strings.TrimSpace(f.Address) == "":
+		return check(n, StatusSkip, "no printed address")
+	case a == nil || a.Region.Code == "":
+		return check(n, StatusSkip, "no region code to compare with")
+	case a.Type != ResidentID && a.Type != ResidentIDLegacy15:
+		return check(n, StatusSkip, "%s carries no birthplace region", a.Type)
+	}
+	addr := CleanText(f.Address)
+	now, _ := LookupRegion(a.Region.Code, today.Year)
+	provinceOK := false
+	for _, r := range []Region{a.Region, now} {
+		rest, ok := matchPlace(addr, r.Province, provinceSuffixes)
+		if !ok {
+			continue
+		}
+		provinceOK = true
+		if r.Prefecture == "" {
+			return check(n, StatusPass, "address is in %s", r.Province)
+		}
+		if _, ok := matchPlace(rest, r.Prefecture, prefectureSuffixes); ok {
+			return check(n, StatusPass, "address is in %s%s", r.Province, r.Prefecture)
+		}
+	}
+	if provinceOK {
+		return check(n, StatusWarn, "address is in the province but not in the prefecture of the number's region (%s; today %s)", a.Region.Name, now.Name)
+	}
+	return check(n, StatusWarn, "address is not in the province of the number's region (%s; today %s); the holder may have moved", a.Region.Name, now.Name)
+}
+
+// spanRule returns the validity period in years for a holder of age at issue, 0 for
+// long-term.
+func spanRule(t DocumentType, age int) int {
+	switch t {
+	case HKMacaoPermit, TaiwanPermit:
+		return 5
+	case ForeignPermanent2017, ForeignPermanent2023:
+		if age < 18 {
+			return 5
+		}
+		return 10
+	}
+	switch {
+	case age < 16:
+		return 5
+	case age <= 25:
+		return 10
+	case age <= 45:
+		return 20
+	}
+	return 0
+}
+
+func spanText(years int) string {
+	if years == 0 {
+		return "long-term"
+	}
+	return fmt.Sprintf("%d years", years)
+}
+
+// spanFits reports whether v is the period of the given length (0 = long-term). A card
+// issued on 29 February ends on 28 February or 1 March of a common year.
+func spanFits(v Validity, years int) bool {
+	if years == 0 || v.LongTerm {
+		return years == 0 && v.LongTerm
+	}
+	end := v.From.AddYears(years)
+	if v.To == end {
+		return true
+	}
+	return v.From.Month == 2 && v.From.Day == 29 && end.Day == 28 && v.To == Date{end.Year, 3, 1}
+}
+
+func checkSpan(a *Analysis, birth Date, v Validity, have, bad bool, b *RawBack) Check {
+	const n = CheckValiditySpan
+	switch {
+	case b == nil || (!have && !bad):
+		return check(n, StatusSkip, "no validity period")
+	case bad:
+		return check(n, StatusFail, "validity period is not a date range")
+	case !v.LongTerm && !v.From.Before(v.To):
+		return check(n, StatusFail, "validity period ends on or before it starts")
+	case birth.IsZero():
+		return check(n, StatusSkip, "birth date unknown")
+	case v.From.Before(birth):
+		return check(n, StatusSkip, "issue date before birth (see issue_date_plausible)")
+	}
+	t := ResidentID
+	if a != nil && a.Type != UnknownDocument {
+		t = a.Type
+	}
+	age := birth.AgeOn(v.From)
+	want := spanRule(t, age)
+	if spanFits(v, want) {
+		return check(n, StatusPass, "%s fits age %d at issue", spanText(want), age)
+	}
+	if want != 0 && !v.LongTerm && (v.To.Month != v.From.Month || v.To.Day != v.From.Day) && !spanFits(v, v.To.Year-v.From.Year) {
+		return check(n, StatusFail, "period does not end on the start's month and day")
+	}
+	earlyAge := birth.AgeOn(v.From.addDays(-applicationLag))
+	if early := spanRule(t, earlyAge); early != want && spanFits(v, early) {
+		return check(n, StatusWarn, "%s fits age %d when applying shortly before issue, not age %d at issue", spanText(early), earlyAge, age)
+	}
+	return check(n, StatusFail, "age %d at issue calls for %s", age, spanText(want))
+}
+
+func checkIssueDate(birth Date, v Validity, have bool, today Date) Check {
+	const n = CheckIssueDatePlausible
+	switch {
+	case !have:
+		return check(n, StatusSkip, "no readable issue date")
+	case today.Before(v.From):
+		return check(n, StatusFail, "issue date %s is in the future", v.From)
+	case !birth.IsZero() && v.From.Before(birth):
+		return check(n, StatusFail, "issue date %s is before the birth date", v.From)
+	case birth.IsZero():
+		return check(n, StatusPass, "issue date %s is not in the future (birth date unknown)", v.From)
+	}
+	return check(n, StatusPass, "issue date %s is after birth and not in the future", v.From)
+}
+
+func checkExpiry(v Validity, have bool, today Date) Check {
+	const n = CheckNotExpired
+	switch {
+	case !have:
+		return check(n, StatusSkip, "no readable validity period")
+	case v.LongTerm:
+		return check(n, StatusPass, "long-term")
+	case v.To.Before(today):
+		return check(n, StatusFail, "expired on %s", v.To)
+	}
+	return check(n, StatusPass, "valid until %s", v.To)
+}
