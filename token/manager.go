@@ -1,0 +1,592 @@
+package token
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+)
+
+// Defaults of the Manager; see the With* options.
+const (
+	DefaultMargin       = 5 * time.Minute
+	DefaultLockTTL      = 10 * time.Second
+	DefaultWaitBound    = 3 * time.Second
+	DefaultFetchTimeout = 15 * time.Second
+	DefaultStoreTimeout = time.Second
+	// DefaultBreakerCooldown is how long the store is left alone after it failed before one
+	// request probes it again.
+	DefaultBreakerCooldown = 5 * time.Second
+)
+
+// ErrForceLimited means WeChat returned the very token it had just rejected and a
+// force_refresh is not allowed now (another instance forced less than 30 s ago, or 20 were
+// used today) and no other instance stored a new token in time.
+var ErrForceLimited = errors.New("access token was rejected and force_refresh is rate-limited")
+
+// RefreshReport is what a timer invocation or the refresh-token command reports. It never
+// carries the token.
+type RefreshReport struct {
+	// Refreshed is true when this call fetched from WeChat and stored the result.
+	Refreshed bool `json:"refreshed"`
+	// ExpiresAt is the expiry of the token in use after the call.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Source is the TOKEN_SOURCE that served the call.
+	Source string `json:"source"`
+}
+
+// Manager is the caching, coordinating token Provider. A process keeps its token in memory
+// until a margin before expiry; concurrent misses share one fetch; across instances a store
+// lock lets one of them fetch while the others wait for the stored result; a rejected token is
+// compare-and-deleted and re-fetched, forcing a refresh only when WeChat hands back the very
+// token it rejected. When the store fails, a circuit breaker routes requests to direct fetches
+// until it answers again.
+type Manager struct {
+	key          string
+	source       string
+	fetcher      Fetcher // nil: read-only, the store is filled by someone else
+	store        Store
+	margin       time.Duration
+	lockTTL      time.Duration
+	waitBound    time.Duration
+	fetchTimeout time.Duration
+	storeTimeout time.Duration
+	now          func() time.Time
+	log          *slog.Logger
+	br           *breaker
+	brThreshold  int
+	brCooldown   time.Duration
+	brNow        func() time.Time
+
+	cur     atomic.Pointer[entry]
+	sf      singleflight.Group
+	syncing atomic.Bool
+
+	mu         sync.Mutex
+	rejected   string     // the last value WeChat rejected
+	localForce forceState // force limits while the store is down
+	fetches    atomic.Int64
+}
+
+type entry struct {
+	tok       Token
+	refreshAt time.Time
+	// unsynced marks a token fetched while the store was down; it is written back once the
+	// store answers so that other instances need not fetch too.
+	unsynced bool
+}
+
+// ManagerOption configures NewManager.
+type ManagerOption func(*Manager)
+
+// WithStore sets the shared store (default: a new MemoryStore).
+func WithStore(s Store) ManagerOption { return func(m *Manager) { m.store = s } }
+
+// WithMargin sets how long before expiry a token counts as expired (default 5 min).
+func WithMargin(d time.Duration) ManagerOption { return func(m *Manager) { m.margin = d } }
+
+// WithClock swaps the clock that decides expiry, for tests.
+func WithClock(now func() time.Time) ManagerOption { return func(m *Manager) { m.now = now } }
+
+// WithLogger sets the logger (default slog.Default()).
+func WithLogger(l *slog.Logger) ManagerOption { return func(m *Manager) { m.log = l } }
+
+// WithLockTTL sets the store lock's TTL: the longest a crashed refresher can hold the others
+// back (default 10 s).
+func WithLockTTL(d time.Duration) ManagerOption { return func(m *Manager) { m.lockTTL = d } }
+
+// WithWaitBound sets how long an instance that did not get the lock waits for the holder's
+// token before fetching itself (default 3 s).
+func WithWaitBound(d time.Duration) ManagerOption { return func(m *Manager) { m.waitBound = d } }
+
+// WithFetchTimeout bounds one shared fetch, whichever caller started it (default 15 s).
+func WithFetchTimeout(d time.Duration) ManagerOption {
+	return func(m *Manager) { m.fetchTimeout = d }
+}
+
+// WithStoreTimeout bounds each store operation (default 1 s); the Redis client's own
+// timeouts are shorter.
+func WithStoreTimeout(d time.Duration) ManagerOption {
+	return func(m *Manager) { m.storeTimeout = d }
+}
+
+// WithBreaker sets after how many consecutive store failures the breaker opens (default 1)
+// and how long it stays open before one probe (default 5 s).
+func WithBreaker(threshold int, cooldown time.Duration) ManagerOption {
+	return func(m *Manager) { m.brThreshold, m.brCooldown = threshold, cooldown }
+}
+
+// WithBreakerClock swaps the breaker's clock, for tests.
+func WithBreakerClock(now func() time.Time) ManagerOption {
+	return func(m *Manager) { m.brNow = now }
+}
+
+// WithSourceName sets the name reported in RefreshReport.Source (default "stable", or
+// "store" for a read-only manager).
+func WithSourceName(name string) ManagerOption { return func(m *Manager) { m.source = name } }
+
+// NewManager returns a Manager for key (the appid). f fetches from WeChat; a nil f makes the
+// manager read-only (TOKEN_SOURCE=store): it never calls WeChat and answers ErrNoToken when
+// the store has no usable token.
+func NewManager(key string, f Fetcher, opts ...ManagerOption) (*Manager, error) {
+	if key == "" {
+		return nil, errors.New("token manager needs a key (the appid)")
+	}
+	m := &Manager{
+		key:          key,
+		fetcher:      f,
+		margin:       DefaultMargin,
+		lockTTL:      DefaultLockTTL,
+		waitBound:    DefaultWaitBound,
+		fetchTimeout: DefaultFetchTimeout,
+		storeTimeout: DefaultStoreTimeout,
+		now:          time.Now,
+		log:          slog.Default(),
+		brThreshold:  1,
+		brCooldown:   DefaultBreakerCooldown,
+		brNow:        time.Now,
+	}
+	if f == nil {
+		m.source = "store"
+	} else {
+		m.source = "stable"
+	}
+	for _, o := range opts {
+		o(m)
+	}
+	if m.store == nil {
+		m.store = NewMemoryStore()
+	}
+	if m.margin < 0 || m.lockTTL <= 0 || m.waitBound < 0 || m.fetchTimeout <= 0 || m.storeTimeout <= 0 {
+		return nil, errors.New("token manager durations must be positive")
+	}
+	m.br = newBreaker(m.brThreshold, m.brCooldown, m.brNow, m.log)
+	return m, nil
+}
+
+// Fetches returns how many fetches this manager made from WeChat.
+func (m *Manager) Fetches() int64 { return m.fetches.Load() }
+
+// Close closes the store.
+func (m *Manager) Close() error { return m.store.Close() }
+
+// Token implements Source. The cached path takes no lock and allocates nothing.
+func (m *Manager) Token(ctx context.Context) (Token, error) {
+	if e := m.cur.Load(); e != nil && m.now().Before(e.refreshAt) {
+		if e.unsynced {
+			m.trySync(ctx, e)
+		}
+		return e.tok, nil
+	}
+	return m.slow(ctx)
+}
+
+func (m *Manager) slow(ctx context.Context) (Token, error) {
+	// The shared work runs detached from the first caller's context, so that one caller
+	// giving up does not fail the others; each caller still stops waiting at its own deadline.
+	ch := m.sf.DoChan("token", func() (any, error) {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.fetchTimeout)
+		defer cancel()
+		return m.obtain(c)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return Token{}, r.Err
+		}
+		return r.Val.(Token), nil
+	case <-ctx.Done():
+		return Token{}, ctx.Err()
+	}
+}
+
+// obtain finds or fetches a usable token; only one runs at a time per process.
+func (m *Manager) obtain(ctx context.Context) (Token, error) {
+	now := m.now()
+	if e := m.cur.Load(); e != nil && now.Before(e.refreshAt) {
+		return e.tok, nil
+	}
+	if m.br.allow() {
+		t, err := m.storeGet(ctx)
+		switch {
+		case err == nil && m.usable(t, now):
+			return m.adopt(t, false), nil
+		case err == nil || errors.Is(err, ErrNotFound):
+			if m.fetcher == nil {
+				return Token{}, ErrNoToken
+			}
+			t, err := m.coordinatedFetch(ctx)
+			var se *storeError
+			if err == nil || !errors.As(err, &se) {
+				return t, err
+			}
+		}
+	}
+	// The store is down or was just found failing.
+	if m.fetcher == nil {
+		return Token{}, fmt.Errorf("%w (the token store is unavailable)", ErrNoToken)
+	}
+	t, err := m.fetchChecked(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	return m.adopt(t, true), nil
+}
+
+// coordinatedFetch fetches under the store lock, or waits for the holder's result.
+func (m *Manager) coordinatedFetch(ctx context.Context) (Token, error) {
+	unlock, ok, err := m.storeLock(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	if !ok {
+		if t, found, err := m.waitStore(ctx, m.waitBound); err != nil {
+			return Token{}, err
+		} else if found {
+			return m.adopt(t, false), nil
+		}
+		// The holder is slow or dead. Its lock may have expired by now; if not, fetch
+		// anyway: stable_token in normal mode hands everyone the same token.
+		unlock, ok, err = m.storeLock(ctx)
+		if err != nil {
+			return Token{}, err
+		}
+		if !ok {
+			return m.fetchAndPut(ctx)
+		}
+	}
+	defer m.storeUnlock(ctx, unlock)
+	// Another holder may have stored a token between our miss and our lock.
+	if t, err := m.storeGet(ctx); err == nil && m.usable(t, m.now()) {
+		return m.adopt(t, false), nil
+	}
+	return m.fetchAndPut(ctx)
+}
+
+func (m *Manager) fetchAndPut(ctx context.Context) (Token, error) {
+	t, err := m.fetchChecked(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	putErr := m.storePut(ctx, t)
+	return m.adopt(t, putErr != nil), nil
+}
+
+// fetchChecked fetches in normal mode and forces a refresh only when WeChat returns the very
+// token it just rejected, within the force limits shared through the store.
+func (m *Manager) fetchChecked(ctx context.Context) (Token, error) {
+	t, err := m.fetch(ctx, false)
+	if err != nil {
+		return Token{}, err
+	}
+	rej := m.rejectedValue()
+	if rej == "" || t.Value != rej {
+		return t, nil
+	}
+	allowed, err := m.reserveForce(ctx)
+	if err != nil {
+		return Token{}, err
+	}
+	if allowed {
+		m.log.Warn("WeChat returned the token it had just rejected; forcing a refresh")
+		return m.fetch(ctx, true)
+	}
+	// Another instance forced recently: its new token should reach the store soon.
+	if m.br.allow() {
+		if t, found, err := m.waitStore(ctx, m.waitBound); err == nil && found {
+			return t, nil
+		}
+	}
+	return Token{}, ErrForceLimited
+}
+
+func (m *Manager) fetch(ctx context.Context, force bool) (Token, error) {
+	m.fetches.Add(1)
+	t, err := m.fetcher.Fetch(ctx, force)
+	if err != nil {
+		return Token{}, fmt.Errorf("fetch access token: %w", err)
+	}
+	if t.Value == "" {
+		return Token{}, errors.New("fetch access token: WeChat returned an empty token")
+	}
+	if t.FetchedAt.IsZero() {
+		t.FetchedAt = m.now()
+	}
+	return t, nil
+}
+
+func (m *Manager) reserveForce(ctx context.Context) (bool, error) {
+	if m.br.allow() {
+		var ok bool
+		err := m.storeOp(ctx, "reserve force_refresh", func(c context.Context) (err error) {
+			ok, err = m.store.ReserveForce(c, m.key, m.now())
+			return err
+		})
+		if err == nil {
+			return ok, nil
+		}
+	}
+	// Without the store, this instance still keeps to the limits on its own.
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.localForce.reserve(m.now()), nil
+}
+
+// waitStore polls the store with jittered backoff until it holds a usable token or bound
+// passes. Waiting is real time, not the swappable clock.
+func (m *Manager) waitStore(ctx context.Context, bound time.Duration) (Token, bool, error) {
+	deadline := time.Now().Add(bound)
+	delay := 5 * time.Millisecond
+	for {
+		if t, err := m.storeGet(ctx); err == nil && m.usable(t, m.now()) {
+			return t, true, nil
+		} else if err != nil && !errors.Is(err, ErrNotFound) {
+			return Token{}, false, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return Token{}, false, nil
+		}
+		d := delay/2 + rand.N(delay/2+1)
+		if d > left {
+			d = left
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Token{}, false, ctx.Err()
+		case <-t.C:
+		}
+		if delay < 200*time.Millisecond {
+			delay *= 2
+		}
+	}
+}
+
+// usable reports whether a token read from the store may be served.
+func (m *Manager) usable(t Token, now time.Time) bool {
+	if t.Value == "" || t.Value == m.rejectedValue() {
+		return false
+	}
+	if m.fetcher == nil {
+		// A read-only instance cannot refresh: it serves the stored token to its real expiry.
+		return t.ValidAt(now, 0)
+	}
+	return t.ValidAt(now, m.margin)
+}
+
+// minHold is how long a token already inside the margin is cached, so that a token that can
+// only be renewed later (stable_token returns the same token until 5 min before expiry) does
+// not make every call fetch.
+const minHold = 30 * time.Second
+
+func (m *Manager) adopt(t Token, unsynced bool) Token {
+	now := m.now()
+	ra := t.ExpiresAt.Add(-m.margin)
+	if t.ExpiresAt.IsZero() {
+		ra = now.Add(24 * time.Hour)
+	} else if !now.Before(ra) {
+		hold := t.ExpiresAt.Sub(now) / 2
+		if hold > minHold {
+			hold = minHold
+		}
+		ra = now.Add(hold)
+	}
+	m.cur.Store(&entry{tok: t, refreshAt: ra, unsynced: unsynced})
+	return t
+}
+
+func (m *Manager) rejectedValue() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.rejected
+}
+
+// Invalidate implements Invalidator: the rejected token leaves the process cache and, if it
+// is still the stored one, the store; the next Token call fetches.
+func (m *Manager) Invalidate(ctx context.Context, rejected string) error {
+	if rejected == "" {
+		return nil
+	}
+	m.mu.Lock()
+	m.rejected = rejected
+	m.mu.Unlock()
+	for {
+		e := m.cur.Load()
+		if e == nil || e.tok.Value != rejected || m.cur.CompareAndSwap(e, nil) {
+			break
+		}
+	}
+	if m.fetcher == nil {
+		// Read-only: the token centre owns the store; we only stop serving the value.
+		return nil
+	}
+	if m.br.allow() {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.storeTimeout)
+		defer cancel()
+		_ = m.storeOp(c, "compare-and-delete", func(c context.Context) error {
+			_, err := m.store.CompareAndDelete(c, m.key, rejected)
+			return err
+		})
+	}
+	return nil
+}
+
+// Refresh refreshes the token when less than lead remains (timer invocations and the
+// refresh-token command) and reports the result.
+func (m *Manager) Refresh(ctx context.Context, lead time.Duration) (RefreshReport, error) {
+	ch := m.sf.DoChan("refresh", func() (any, error) {
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.fetchTimeout)
+		defer cancel()
+		return m.refresh(c, lead)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return RefreshReport{Source: m.source}, r.Err
+		}
+		return r.Val.(RefreshReport), nil
+	case <-ctx.Done():
+		return RefreshReport{Source: m.source}, ctx.Err()
+	}
+}
+
+func (m *Manager) refresh(ctx context.Context, lead time.Duration) (RefreshReport, error) {
+	rep := RefreshReport{Source: m.source}
+	fresh := func(t Token) bool { return t.Value != "" && m.now().Add(lead).Before(t.ExpiresAt) }
+	if m.fetcher == nil {
+		t, err := m.Token(ctx)
+		if err != nil {
+			return rep, err
+		}
+		rep.ExpiresAt = t.ExpiresAt
+		return rep, nil
+	}
+	if m.br.allow() {
+		t, err := m.storeGet(ctx)
+		if err == nil && m.usable(t, m.now()) && fresh(t) {
+			m.adopt(t, false)
+			rep.ExpiresAt = t.ExpiresAt
+			return rep, nil
+		}
+		var se *storeError
+		if !errors.As(err, &se) {
+			unlock, ok, err := m.storeLock(ctx)
+			if err == nil && !ok {
+				// Another instance is refreshing right now: report what it stores.
+				t, found, err := m.waitStore(ctx, m.waitBound)
+				if err == nil && found {
+					m.adopt(t, false)
+					rep.ExpiresAt = t.ExpiresAt
+					return rep, nil
+				}
+			}
+			if err == nil && ok {
+				defer m.storeUnlock(ctx, unlock)
+				if t, err := m.storeGet(ctx); err == nil && m.usable(t, m.now()) && fresh(t) {
+					m.adopt(t, false)
+					rep.ExpiresAt = t.ExpiresAt
+					return rep, nil
+				}
+				t, err := m.fetchAndPut(ctx)
+				if err != nil {
+					return rep, err
+				}
+				rep.Refreshed, rep.ExpiresAt = true, t.ExpiresAt
+				return rep, nil
+			}
+		}
+	}
+	if e := m.cur.Load(); e != nil && fresh(e.tok) {
+		rep.ExpiresAt = e.tok.ExpiresAt
+		return rep, nil
+	}
+	t, err := m.fetchChecked(ctx)
+	if err != nil {
+		return rep, err
+	}
+	m.adopt(t, true)
+	rep.Refreshed, rep.ExpiresAt = true, t.ExpiresAt
+	return rep, nil
+}
+
+// trySync writes a token fetched during a store outage back to the store once the breaker
+// lets a probe through, so the other instances can use it. One caller at a time does it.
+func (m *Manager) trySync(ctx context.Context, e *entry) {
+	if !m.syncing.CompareAndSwap(false, true) {
+		return
+	}
+	defer m.syncing.Store(false)
+	if !m.br.allow() {
+		return
+	}
+	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.storeTimeout)
+	defer cancel()
+	t, err := m.storeGet(c)
+	if err == nil && m.usable(t, m.now()) {
+		// The store has a token of its own (stable_token gives all instances the same one).
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return
+	} else if m.storePut(c, e.tok) != nil {
+		return
+	}
+	m.cur.CompareAndSwap(e, &entry{tok: e.tok, refreshAt: e.refreshAt})
+}
+
+// storeError marks a failure of the store itself, as opposed to a miss or a WeChat error.
+type storeError struct {
+	op  string
+	err error
+}
+
+func (e *storeError) Error() string { return "token store " + e.op + ": " + e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+// storeOp runs one store operation under the store timeout and feeds the breaker.
+func (m *Manager) storeOp(ctx context.Context, op string, f func(context.Context) error) error {
+	c, cancel := context.WithTimeout(ctx, m.storeTimeout)
+	defer cancel()
+	err := f(c)
+	if err == nil || errors.Is(err, ErrNotFound) {
+		m.br.success()
+		return err
+	}
+	m.br.failure(err)
+	return &storeError{op: op, err: err}
+}
+
+func (m *Manager) storeGet(ctx context.Context) (Token, error) {
+	var t Token
+	err := m.storeOp(ctx, "get", func(c context.Context) (err error) {
+		t, err = m.store.Get(c, m.key)
+		return err
+	})
+	return t, err
+}
+
+func (m *Manager) storePut(ctx context.Context, t Token) error {
+	return m.storeOp(ctx, "put", func(c context.Context) error { return m.store.Put(c, m.key, t) })
+}
+
+func (m *Manager) storeLock(ctx context.Context) (Unlock, bool, error) {
+	var (
+		u  Unlock
+		ok bool
+	)
+	err := m.storeOp(ctx, "lock", func(c context.Context) (err error) {
+		u, ok, err = m.store.TryLock(c, m.key, m.lockTTL)
+		return err
+	})
+	return u, ok, err
+}
+
+func (m *Manager) storeUnlock(ctx context.Context, u Unlock) {
+	_ = m.storeOp(context.WithoutCancel(ctx), "unlock", func(c context.Context) error { return u(c) })
+}

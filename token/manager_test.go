@@ -1,0 +1,399 @@
+package token
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func newTestManager(t *testing.T, f Fetcher, opts ...ManagerOption) *Manager {
+	t.Helper()
+	opts = append([]ManagerOption{WithLogger(quietLogger())}, opts...)
+	m, err := NewManager("wxapp", f, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+func TestMarginBoundary(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk.Now)
+	m := newTestManager(t, f, WithClock(clk.Now), WithMargin(5*time.Minute))
+	ctx := context.Background()
+	t0 := clk.Now()
+	tok, err := m.Token(ctx)
+	if err != nil || tok.Value != "tok-1" {
+		t.Fatalf("first token = %q, %v", tok.Value, err)
+	}
+	refreshAt := t0.Add(2*time.Hour - 5*time.Minute)
+
+	clk.Set(refreshAt.Add(-time.Nanosecond))
+	if _, err := m.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Fatalf("1 ns before the margin: fetches = %d, want 1 (cached)", got)
+	}
+	// At exactly expiry - margin the token counts as expired.
+	clk.Set(refreshAt)
+	f.rotate()
+	tok, err = m.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.calls.Load(); got != 2 || tok.Value != "tok-2" {
+		t.Fatalf("at the margin: fetches = %d token %q, want 2 and tok-2", got, tok.Value)
+	}
+}
+
+func TestTokenInsideMarginIsHeldNotRefetchedPerCall(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk.Now)
+	f.ttl = 4 * time.Minute // WeChat can hand out a token with less left than our margin
+	m := newTestManager(t, f, WithClock(clk.Now))
+	for i := 0; i < 10; i++ {
+		if _, err := m.Token(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Fatalf("fetches = %d, want 1", got)
+	}
+	clk.Add(minHold)
+	if _, err := m.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.calls.Load(); got != 2 {
+		t.Fatalf("after the hold: fetches = %d, want 2", got)
+	}
+}
+
+func TestConcurrentMissesShareOneFetch(t *testing.T) {
+	f := newFakeFetcher(time.Now)
+	f.gate = make(chan struct{})
+	m := newTestManager(t, f)
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for i := 0; i < 100; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tok, err := m.Token(context.Background())
+			if err == nil && tok.Value != "tok-1" {
+				err = errors.New("wrong token " + tok.Value)
+			}
+			errs <- err
+		}()
+	}
+	// Let the one fetch through once it has started.
+	for f.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	close(f.gate)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Fatalf("fetches = %d, want 1", got)
+	}
+}
+
+func TestCallerDeadlineDoesNotFailSharedFetch(t *testing.T) {
+	f := newFakeFetcher(time.Now)
+	f.gate = make(chan struct{})
+	m := newTestManager(t, f)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := m.Token(ctx); done <- err }()
+	for f.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled caller got %v", err)
+	}
+	close(f.gate)
+	if _, err := m.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Fatalf("fetches = %d, want 1 (the first fetch completed for the next caller)", got)
+	}
+}
+
+func TestManagersShareOneStore(t *testing.T) {
+	for _, name := range []string{"memory", "file"} {
+		t.Run(name, func(t *testing.T) {
+			var st Store = NewMemoryStore()
+			if name == "file" {
+				st, _ = NewFileStore(t.TempDir() + "/sub/token.json")
+			}
+			f := newFakeFetcher(time.Now)
+			var wg sync.WaitGroup
+			for i := 0; i < 8; i++ {
+				m := newTestManager(t, f, WithStore(st), WithWaitBound(10*time.Second))
+				for j := 0; j < 10; j++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if _, err := m.Token(context.Background()); err != nil {
+							t.Error(err)
+						}
+					}()
+				}
+			}
+			wg.Wait()
+			if got := f.calls.Load(); got != 1 {
+				t.Fatalf("fetches across 8 managers = %d, want 1", got)
+			}
+		})
+	}
+}
+
+func TestRejectedTokenRefetchedWithoutForceWhenWeChatRotated(t *testing.T) {
+	st := NewMemoryStore()
+	f := newFakeFetcher(time.Now)
+	m := newTestManager(t, f, WithStore(st))
+	ctx := context.Background()
+	tok, _ := m.Token(ctx)
+	f.rotate()
+	if err := m.Invalidate(ctx, tok.Value); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Get(ctx, "wxapp"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("rejected token still stored: %v", err)
+	}
+	tok2, err := m.Token(ctx)
+	if err != nil || tok2.Value != "tok-2" {
+		t.Fatalf("after rejection: %q %v", tok2.Value, err)
+	}
+	if f.forces.Load() != 0 {
+		t.Fatalf("forced %d times, want 0", f.forces.Load())
+	}
+}
+
+func TestRejectedTokenReturnedAgainIsForcedOnceAcrossInstances(t *testing.T) {
+	clk := newFakeClock()
+	st := NewMemoryStore()
+	f := newFakeFetcher(clk.Now)
+	a := newTestManager(t, f, WithStore(st), WithClock(clk.Now), WithWaitBound(50*time.Millisecond))
+	b := newTestManager(t, f, WithStore(st), WithClock(clk.Now), WithWaitBound(50*time.Millisecond))
+	ctx := context.Background()
+	tok, _ := a.Token(ctx)
+	if _, err := b.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// WeChat rejects tok-1 but normal mode still hands it out: only a force helps.
+	_ = a.Invalidate(ctx, tok.Value)
+	_ = b.Invalidate(ctx, tok.Value)
+	ta, err := a.Token(ctx)
+	if err != nil || ta.Value != "tok-2" {
+		t.Fatalf("a: %q %v", ta.Value, err)
+	}
+	tb, err := b.Token(ctx)
+	if err != nil || tb.Value != "tok-2" {
+		t.Fatalf("b: %q %v (should take a's forced token from the store)", tb.Value, err)
+	}
+	if got := f.forces.Load(); got != 1 {
+		t.Fatalf("forces = %d, want 1", got)
+	}
+	// The new token is rejected too within 30 s: no second force.
+	_ = a.Invalidate(ctx, "tok-2")
+	f.mu.Lock()
+	f.gen = 2
+	f.mu.Unlock()
+	if _, err := a.Token(ctx); !errors.Is(err, ErrForceLimited) {
+		t.Fatalf("second rejection within 30 s: %v, want ErrForceLimited", err)
+	}
+	if got := f.forces.Load(); got != 1 {
+		t.Fatalf("forces = %d, want still 1", got)
+	}
+	clk.Add(ForceMinInterval)
+	if tok, err := a.Token(ctx); err != nil || tok.Value != "tok-3" {
+		t.Fatalf("30 s later: %q %v", tok.Value, err)
+	}
+}
+
+func TestForceDailyLimit(t *testing.T) {
+	for _, name := range []string{"memory", "file"} {
+		t.Run(name, func(t *testing.T) {
+			var st Store = NewMemoryStore()
+			if name == "file" {
+				st, _ = NewFileStore(t.TempDir() + "/token.json")
+			}
+			ctx := context.Background()
+			// 23:00 China time; limits reset at China midnight.
+			now := time.Date(2026, 3, 1, 15, 0, 0, 0, time.UTC)
+			n := 0
+			for i := 0; i < 30; i++ {
+				ok, err := st.ReserveForce(ctx, "wxapp", now.Add(time.Duration(i)*ForceMinInterval))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ok {
+					n++
+				}
+			}
+			if n != ForceDailyLimit {
+				t.Fatalf("forces allowed in one day = %d, want %d", n, ForceDailyLimit)
+			}
+			if ok, _ := st.ReserveForce(ctx, "wxapp", now.Add(time.Hour)); !ok {
+				t.Fatal("force refused after China midnight")
+			}
+			if ok, _ := st.ReserveForce(ctx, "wxapp", now.Add(time.Hour+ForceMinInterval-time.Nanosecond)); ok {
+				t.Fatal("second force within 30 s allowed")
+			}
+		})
+	}
+}
+
+func TestReadOnlySource(t *testing.T) {
+	st := NewMemoryStore()
+	m := newTestManager(t, nil, WithStore(st))
+	ctx := context.Background()
+	if _, err := m.Token(ctx); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("empty store: %v, want ErrNoToken", err)
+	}
+	_ = st.Put(ctx, "wxapp", Token{Value: "central", ExpiresAt: time.Now().Add(time.Hour)})
+	if tok, err := m.Token(ctx); err != nil || tok.Value != "central" {
+		t.Fatalf("stored token: %q %v", tok.Value, err)
+	}
+	_ = m.Invalidate(ctx, "central")
+	if _, err := m.Token(ctx); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("rejected token: %v, want ErrNoToken", err)
+	}
+	if _, err := st.Get(ctx, "wxapp"); err != nil {
+		t.Fatalf("read-only source changed the store: %v", err)
+	}
+	rep, err := m.Refresh(ctx, 30*time.Minute)
+	if !errors.Is(err, ErrNoToken) || rep.Refreshed || rep.Source != "store" {
+		t.Fatalf("refresh: %+v %v", rep, err)
+	}
+}
+
+func TestRefreshLead(t *testing.T) {
+	clk := newFakeClock()
+	st := NewMemoryStore()
+	f := newFakeFetcher(clk.Now)
+	m := newTestManager(t, f, WithStore(st), WithClock(clk.Now))
+	ctx := context.Background()
+	rep, err := m.Refresh(ctx, 30*time.Minute)
+	if err != nil || !rep.Refreshed || !rep.ExpiresAt.Equal(clk.Now().Add(2*time.Hour)) || rep.Source != "stable" {
+		t.Fatalf("empty store: %+v %v", rep, err)
+	}
+	clk.Add(time.Hour)
+	rep, err = m.Refresh(ctx, 30*time.Minute)
+	if err != nil || rep.Refreshed {
+		t.Fatalf("an hour left: %+v %v, want no refresh", rep, err)
+	}
+	clk.Add(31 * time.Minute)
+	f.rotate()
+	rep, err = m.Refresh(ctx, 30*time.Minute)
+	if err != nil || !rep.Refreshed || !rep.ExpiresAt.Equal(clk.Now().Add(2*time.Hour)) {
+		t.Fatalf("29 min left: %+v %v, want refresh", rep, err)
+	}
+	if got, _ := st.Get(ctx, "wxapp"); got.Value != "tok-2" {
+		t.Fatalf("store holds %q after refresh", got.Value)
+	}
+	if tok, _ := m.Token(ctx); tok.Value != "tok-2" {
+		t.Fatalf("Token after refresh = %q", tok.Value)
+	}
+	if got := f.calls.Load(); got != 2 {
+		t.Fatalf("fetches = %d, want 2", got)
+	}
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestStoreOutageBreaker(t *testing.T) {
+	clk := newFakeClock()
+	brClk := newFakeClock()
+	st := &flakyStore{Store: NewMemoryStore()}
+	f := newFakeFetcher(clk.Now)
+	var logs syncBuffer
+	m, err := NewManager("wxapp", f, WithStore(st), WithClock(clk.Now), WithBreakerClock(brClk.Now),
+		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st.down.Store(true)
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := m.Token(ctx); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := f.calls.Load(); got != 1 {
+		t.Fatalf("fetches during outage = %d, want 1", got)
+	}
+	failsWhenOpen := st.fails.Load()
+	// Token expires while the store is still down: the open breaker keeps requests off it.
+	clk.Add(2 * time.Hour)
+	if _, err := m.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.fails.Load(); got != failsWhenOpen {
+		t.Fatalf("store tried %d more times while the breaker was open", got-failsWhenOpen)
+	}
+	// The probe after the cooldown fails: still down, no new log line.
+	brClk.Add(DefaultBreakerCooldown)
+	clk.Add(2 * time.Hour)
+	if _, err := m.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The store is back: the next probe writes the directly fetched token back to it.
+	st.down.Store(false)
+	brClk.Add(DefaultBreakerCooldown)
+	tok, err := m.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Get(ctx, "wxapp"); err != nil || got.Value != tok.Value {
+		t.Fatalf("store after recovery holds %q, %v; want the served token", got.Value, err)
+	}
+	out := logs.String()
+	if n := strings.Count(out, "token store is unavailable"); n != 1 {
+		t.Fatalf("down log lines = %d, want 1:\n%s", n, out)
+	}
+	if n := strings.Count(out, "token store is available again"); n != 1 {
+		t.Fatalf("back log lines = %d, want 1:\n%s", n, out)
+	}
+	if strings.Contains(out, tok.Value) {
+		t.Fatal("a token reached the log")
+	}
+}
