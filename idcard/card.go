@@ -248,6 +248,7 @@ func checkEthnicity(f *RawFront) Check {
 var (
 	provinceSuffixes   = []string{"维吾尔自治区", "壮族自治区", "回族自治区", "特别行政区", "自治区", "省", "市"}
 	prefectureSuffixes = []string{"自治州", "地区", "行政区", "盟", "市"}
+	countySuffixes     = []string{"自治县", "自治旗", "林区", "特区", "县", "旗", "市", "区"}
 )
 
 // matchPlace reports whether addr starts with name or with its stem (at least two
@@ -298,6 +299,10 @@ func checkAddress(a *Analysis, f *RawFront, today Date) Check {
 		}
 		if _, ok := matchPlace(rest, r.Prefecture, prefectureSuffixes); ok {
 			return check(n, StatusPass, "address is in %s%s", r.Province, r.Prefecture)
+		}
+		// addresses of county-level cities usually skip the prefecture (江苏省昆山市…)
+		if _, ok := matchPlace(rest, r.County, countySuffixes); ok {
+			return check(n, StatusPass, "address is in %s%s", r.Province, r.County)
 		}
 	}
 	if provinceOK {
