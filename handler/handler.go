@@ -1,0 +1,470 @@
+// Package handler is the function's edge: the HTTP API (POST /v1/idcard, GET /healthz,
+// POST /v1/token/refresh) and the SCF entry point Invoke, which recognises API Gateway,
+// Function URL, CloudBase HTTP access, timer and wx.cloud.callFunction events and runs every
+// HTTP-shaped event through the same http.Handler that the serve command uses.
+package handler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/wxocr/scf-idcard-ocr/apperr"
+	"github.com/wxocr/scf-idcard-ocr/idcard"
+	"github.com/wxocr/scf-idcard-ocr/ocr"
+	"github.com/wxocr/scf-idcard-ocr/token"
+)
+
+// Recognizer is the recognition service (*ocr.Service).
+type Recognizer interface {
+	Recognize(ctx context.Context, req ocr.Request) (*ocr.Result, error)
+}
+
+// DefaultMaxImageBytes is the image size limit when Options.MaxImageBytes is zero: WeChat's.
+const DefaultMaxImageBytes = 2 << 20
+
+// Options configures a Handler. Service is required; everything else has a default.
+type Options struct {
+	// Service recognises images.
+	Service Recognizer
+	// Refresher refreshes the access token for timer events and POST /v1/token/refresh; nil
+	// answers both with an INTERNAL error saying no refresher is configured.
+	Refresher Refresher
+	// RefreshLead is how long before expiry a refresh replaces the token (default 30m).
+	RefreshLead time.Duration
+	// APIKeys are accepted on the HTTP API as "Authorization: Bearer <key>".
+	APIKeys []string
+	// AdminKeys are accepted on POST /v1/token/refresh.
+	AdminKeys []string
+	// AuthDisabled turns key checks off: the sandbox only.
+	AuthDisabled bool
+	// RateLimitPerMinute is each caller's budget (token bucket, per instance); 0 = off.
+	RateLimitPerMinute int
+	// MaxImageBytes is the largest image accepted (default DefaultMaxImageBytes); request
+	// bodies are capped from it.
+	MaxImageBytes int64
+	// Logger receives one line per request (default: discard).
+	Logger *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Version is reported by /healthz.
+	Version string
+}
+
+// Handler serves the HTTP API and SCF events.
+type Handler struct {
+	svc          Recognizer
+	refresher    Refresher
+	lead         time.Duration
+	apiKeys      keySet
+	adminKeys    keySet
+	authDisabled bool
+	limiter      *limiter
+	maxImage     int64
+	log          *slog.Logger
+	now          func() time.Time
+	version      string
+}
+
+// New checks the options and builds a Handler.
+func New(o Options) (*Handler, error) {
+	if o.Service == nil {
+		return nil, errors.New("handler: Options.Service is required")
+	}
+	if o.RateLimitPerMinute < 0 {
+		return nil, fmt.Errorf("handler: RateLimitPerMinute must be >= 0, got %d", o.RateLimitPerMinute)
+	}
+	if o.MaxImageBytes < 0 {
+		return nil, fmt.Errorf("handler: MaxImageBytes must be >= 0, got %d", o.MaxImageBytes)
+	}
+	if o.RefreshLead < 0 {
+		return nil, fmt.Errorf("handler: RefreshLead must be >= 0, got %s", o.RefreshLead)
+	}
+	h := &Handler{
+		svc:          o.Service,
+		refresher:    o.Refresher,
+		lead:         o.RefreshLead,
+		apiKeys:      newKeySet(o.APIKeys),
+		adminKeys:    newKeySet(o.AdminKeys),
+		authDisabled: o.AuthDisabled,
+		limiter:      newLimiter(o.RateLimitPerMinute),
+		maxImage:     o.MaxImageBytes,
+		log:          o.Logger,
+		now:          o.Now,
+		version:      o.Version,
+	}
+	if h.lead == 0 {
+		h.lead = 30 * time.Minute
+	}
+	if h.maxImage == 0 {
+		h.maxImage = DefaultMaxImageBytes
+	}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.now == nil {
+		h.now = time.Now
+	}
+	if !h.authDisabled && len(h.apiKeys) == 0 {
+		// Fail closed rather than refuse to start: a function serving only cloud calls
+		// needs no keys, and every HTTP request is answered 401.
+		h.log.Warn("no API keys configured: every HTTP request to /v1/idcard will be refused")
+	}
+	return h, nil
+}
+
+// reqInfo travels in the request context from the entry point to the log line.
+type reqInfo struct {
+	id       string
+	kind     EventKind
+	openID   string // Mini Program caller, from the invocation context
+	clientIP string
+	start    time.Time
+
+	// filled while serving, for the log line
+	caller   string
+	source   string
+	side     string
+	verdict  string
+	maskedID string
+	status   int
+	code     string
+	err      error
+}
+
+type ctxKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	ri, _ := ctx.Value(ctxKey{}).(*reqInfo)
+	return ri
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// ServeHTTP serves the HTTP API. Requests from Invoke arrive with their request ID, event
+// kind and caller already in the context; direct requests get a fresh ID.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ri := infoFrom(r.Context())
+	if ri == nil {
+		ri = &reqInfo{id: newRequestID(), kind: KindHTTP, clientIP: remoteHost(r.RemoteAddr), start: h.now()}
+		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
+		defer h.logRequest(ri)
+	}
+	w.Header().Set("X-Request-Id", ri.id)
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.log.Error("panic while serving", "requestId", ri.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			h.writeError(w, ri, apperr.Wrap(apperr.Internal, fmt.Errorf("panic: %v", p), "internal error"))
+		}
+	}()
+	path := strings.TrimSuffix(r.URL.Path, "/")
+	switch path {
+	case "/healthz":
+		if !allowMethod(w, r, ri, h, http.MethodGet, http.MethodHead) {
+			return
+		}
+		h.writeJSON(w, ri, http.StatusOK, healthBody{OK: true, RequestID: ri.id, Version: h.version, Time: h.now().UTC().Format(time.RFC3339)})
+	case "/v1/idcard":
+		if !allowMethod(w, r, ri, h, http.MethodPost) {
+			return
+		}
+		h.serveIDCard(w, r, ri)
+	case "/v1/token/refresh":
+		if !allowMethod(w, r, ri, h, http.MethodPost) {
+			return
+		}
+		h.serveRefresh(w, r, ri)
+	default:
+		e := apperr.Errorf(apperr.InvalidRequest, "no such endpoint: %s %s", r.Method, r.URL.Path)
+		h.writeErrorStatus(w, ri, http.StatusNotFound, e)
+	}
+}
+
+type healthBody struct {
+	OK        bool   `json:"ok"`
+	RequestID string `json:"requestId"`
+	Version   string `json:"version,omitempty"`
+	Time      string `json:"time"`
+}
+
+func allowMethod(w http.ResponseWriter, r *http.Request, ri *reqInfo, h *Handler, methods ...string) bool {
+	for _, m := range methods {
+		if r.Method == m {
+			return true
+		}
+	}
+	w.Header().Set("Allow", strings.Join(methods, ", "))
+	h.writeErrorStatus(w, ri, http.StatusMethodNotAllowed,
+		apperr.Errorf(apperr.InvalidRequest, "method %s is not allowed here; use %s", r.Method, strings.Join(methods, " or ")))
+	return false
+}
+
+// authorize checks the bearer key against keys and records the caller for rate limiting.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, ri *reqInfo, keys keySet, what string) bool {
+	if h.authDisabled {
+		return true
+	}
+	key, ok := bearer(r)
+	if ok && keys.match(key) {
+		ri.caller = keyID(key)
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="idcard-ocr"`)
+	msg := "missing or invalid API key: send Authorization: Bearer <key>"
+	if what == "admin" {
+		msg = "an admin key is required: send Authorization: Bearer <admin key>"
+	}
+	h.writeError(w, ri, apperr.Errorf(apperr.Unauthorized, "%s", msg))
+	return false
+}
+
+// callerKey is who a rate limit applies to: the Mini Program user, else the API key, else
+// the client address.
+func callerKey(ri *reqInfo) string {
+	switch {
+	case ri.openID != "":
+		return "openid:" + ri.openID
+	case ri.caller != "":
+		return ri.caller
+	case ri.clientIP != "":
+		return "ip:" + ri.clientIP
+	}
+	return "anonymous"
+}
+
+// rateLimit takes one token for the caller; the error carries Retry-After seconds.
+func (h *Handler) rateLimit(ri *reqInfo) (time.Duration, error) {
+	ok, wait := h.limiter.allow(callerKey(ri), h.now())
+	if ok {
+		return 0, nil
+	}
+	secs := ceilSeconds(wait)
+	e := apperr.Errorf(apperr.RateLimited, "too many requests: retry in %d s", secs)
+	return time.Duration(secs) * time.Second, e
+}
+
+func ceilSeconds(d time.Duration) int64 {
+	s := int64((d + time.Second - 1) / time.Second)
+	if s < 1 {
+		s = 1
+	}
+	return s
+}
+
+func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
+	if !h.authorize(w, r, ri, h.apiKeys, "api") {
+		return
+	}
+	if wait, err := h.rateLimit(ri); err != nil {
+		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second), 10))
+		h.writeError(w, ri, err)
+		return
+	}
+	req, err := h.parseHTTPRequest(r)
+	if err != nil {
+		h.writeError(w, ri, err)
+		return
+	}
+	res, err := h.recognize(r.Context(), ri, req)
+	if err != nil {
+		h.writeError(w, ri, err)
+		return
+	}
+	h.writeJSON(w, ri, http.StatusOK, res)
+}
+
+// recognize calls the service and records the outcome for the log line.
+func (h *Handler) recognize(ctx context.Context, ri *reqInfo, req ocr.Request) (*ocr.Result, error) {
+	req.RequestID = ri.id
+	ri.source = sourceOf(req)
+	res, err := h.svc.Recognize(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		return nil, apperr.Errorf(apperr.Internal, "internal error")
+	}
+	res.OK = true
+	res.RequestID = ri.id
+	ri.side = string(res.Side)
+	ri.verdict = string(res.Verdict)
+	if res.Card.IDNumber != nil {
+		ri.maskedID = idcard.Mask(*res.Card.IDNumber)
+	}
+	return res, nil
+}
+
+func sourceOf(req ocr.Request) string {
+	name := func(im *ocr.Image) string {
+		switch {
+		case im == nil:
+			return ""
+		case im.FileID != "":
+			return "fileId"
+		case im.URL != "":
+			return "imageUrl"
+		case im.Base64 != "":
+			return "imageBase64"
+		case im.Bytes != nil:
+			return "upload"
+		}
+		return ""
+	}
+	if req.Front != nil || req.Back != nil {
+		return "front=" + name(req.Front) + ",back=" + name(req.Back)
+	}
+	return name(&req.Image)
+}
+
+func (h *Handler) serveRefresh(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
+	if !h.authorize(w, r, ri, h.adminKeys, "admin") {
+		return
+	}
+	body, err := h.refresh(r.Context(), ri)
+	if err != nil {
+		h.writeError(w, ri, err)
+		return
+	}
+	h.writeJSON(w, ri, http.StatusOK, body)
+}
+
+type refreshBody struct {
+	OK        bool                `json:"ok"`
+	RequestID string              `json:"requestId"`
+	Refresh   token.RefreshReport `json:"refresh"`
+}
+
+func (h *Handler) refresh(ctx context.Context, ri *reqInfo) (*refreshBody, error) {
+	if h.refresher == nil {
+		return nil, apperr.Errorf(apperr.Internal, "token refresh is not configured")
+	}
+	rep, err := h.refresher.Refresh(ctx, h.lead)
+	if err != nil {
+		return nil, mapRefreshError(err)
+	}
+	return &refreshBody{OK: true, RequestID: ri.id, Refresh: rep}, nil
+}
+
+// mapRefreshError keeps application errors and makes the rest an UPSTREAM_AUTH: a refresh
+// that fails without a more precise cause means WeChat would not give us a token.
+func mapRefreshError(err error) *apperr.Error {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return apperr.Wrap(apperr.Timeout, err, "the token refresh ran out of time")
+	}
+	return apperr.Wrap(apperr.UpstreamAuth, err, "the access token could not be refreshed")
+}
+
+// errorBody is the error response: {"ok":false,"requestId","error":{…}}.
+type errorBody struct {
+	OK        bool        `json:"ok"`
+	RequestID string      `json:"requestId"`
+	Error     errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      apperr.Code      `json:"code"`
+	Message   string           `json:"message"`
+	Retryable bool             `json:"retryable"`
+	Upstream  *apperr.Upstream `json:"upstream"`
+}
+
+func (h *Handler) errorBody(ri *reqInfo, err error) (*errorBody, *apperr.Error) {
+	ae := apperr.AsError(err)
+	ri.code = string(ae.Code)
+	ri.err = err
+	return &errorBody{RequestID: ri.id, Error: errorDetail{Code: ae.Code, Message: ae.Message, Retryable: ae.Retryable, Upstream: ae.Upstream}}, ae
+}
+
+func (h *Handler) writeError(w http.ResponseWriter, ri *reqInfo, err error) {
+	body, ae := h.errorBody(ri, err)
+	h.writeJSON(w, ri, ae.Code.Status(), body)
+}
+
+func (h *Handler) writeErrorStatus(w http.ResponseWriter, ri *reqInfo, status int, err error) {
+	body, _ := h.errorBody(ri, err)
+	h.writeJSON(w, ri, status, body)
+}
+
+func (h *Handler) writeJSON(w http.ResponseWriter, ri *reqInfo, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		// Only a bug gets here (every body is a plain struct); answer with a fixed body.
+		h.log.Error("encode response", "requestId", ri.id, "err", err)
+		status = http.StatusInternalServerError
+		b = []byte(`{"ok":false,"requestId":"` + ri.id + `","error":{"code":"INTERNAL","message":"internal error","retryable":false,"upstream":null}}`)
+		ri.code = string(apperr.Internal)
+	}
+	ri.status = status
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// logRequest writes the one line per request. It carries no personal data: the ID number
+// only masked, never names, addresses, tokens or image bytes.
+func (h *Handler) logRequest(ri *reqInfo) {
+	outcome := ri.code
+	if outcome == "" {
+		outcome = "ok"
+	}
+	attrs := []slog.Attr{
+		slog.String("requestId", ri.id),
+		slog.String("event", string(ri.kind)),
+		slog.String("provider", ocr.Provider),
+		slog.Int64("latencyMs", h.now().Sub(ri.start).Milliseconds()),
+		slog.String("outcome", outcome),
+	}
+	if ri.status != 0 {
+		attrs = append(attrs, slog.Int("status", ri.status))
+	}
+	if ri.source != "" {
+		attrs = append(attrs, slog.String("source", ri.source))
+	}
+	if ri.side != "" {
+		attrs = append(attrs, slog.String("side", ri.side))
+	}
+	if ri.verdict != "" {
+		attrs = append(attrs, slog.String("verdict", ri.verdict))
+	}
+	if ri.maskedID != "" {
+		attrs = append(attrs, slog.String("idNumber", ri.maskedID))
+	}
+	level := slog.LevelInfo
+	if ri.err != nil {
+		// The internal detail of an error (wrapped causes) is logged, never returned.
+		attrs = append(attrs, slog.String("err", ri.err.Error()))
+		if ae := apperr.AsError(ri.err); ae.Code == apperr.Internal {
+			level = slog.LevelError
+		}
+	}
+	h.log.LogAttrs(context.Background(), level, "request", attrs...)
+}
+
+func remoteHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}

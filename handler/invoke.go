@@ -1,0 +1,275 @@
+package handler
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/tencentyun/scf-go-lib/functioncontext"
+
+	"github.com/wxocr/scf-idcard-ocr/apperr"
+	"github.com/wxocr/scf-idcard-ocr/token"
+)
+
+// Refresher refreshes the shared access token when it expires within lead; *token.Manager
+// implements it. The report is returned to the caller as JSON.
+type Refresher interface {
+	Refresh(ctx context.Context, lead time.Duration) (token.RefreshReport, error)
+}
+
+// integrationResponse is what API Gateway, Function URLs and CloudBase HTTP access expect.
+type integrationResponse struct {
+	IsBase64Encoded bool              `json:"isBase64Encoded"`
+	StatusCode      int               `json:"statusCode"`
+	Headers         map[string]string `json:"headers"`
+	Body            string            `json:"body"`
+}
+
+// Invoke is the single SCF entry point, for cloudfunction.Start(h.Invoke). It recognises the
+// event, answers HTTP-shaped events with an integration response, cloud calls with the same
+// JSON objects as the HTTP API, and timers by refreshing the token. Bad input is answered,
+// never returned as a Go error; only a failed timer refresh is an error, so that SCF records
+// the invocation as failed and retries it.
+func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (out json.RawMessage, err error) {
+	ri := &reqInfo{start: h.now()}
+	env := map[string]string(nil)
+	if fc, ok := functioncontext.FromContext(ctx); ok && fc != nil {
+		ri.id = fc.RequestID
+		env = fc.Environment
+	}
+	// Identity comes from this invocation's context only: scf-go-lib copies each
+	// invocation's Environment into the process environment and never removes it, so
+	// os.Getenv would show an earlier caller's openid.
+	ri.openID = env["WX_OPENID"]
+	ri.clientIP = env["WX_CLIENTIP"]
+	cloudCall := ri.openID != "" || env["WX_CONTEXT_KEYS"] != "" || env["WX_APPID"] != ""
+
+	ev, derr := DecodeEvent(event, cloudCall)
+	if derr != nil {
+		ri.kind = KindCallFunction
+		var de *DecodeError
+		if errors.As(derr, &de) {
+			ri.kind = de.Kind
+		}
+		if ri.id == "" {
+			ri.id = newRequestID()
+		}
+		defer h.logRequest(ri)
+		ae := apperr.Wrap(apperr.InvalidRequest, derr, "malformed event: %s", derr.Error())
+		switch ri.kind {
+		case KindAPIGateway, KindFunctionURL, KindCloudBaseHTTP:
+			return h.integrationError(ri, ae)
+		case KindTimer:
+			h.errorBody(ri, ae)
+			return nil, derr
+		}
+		return h.callError(ri, ae)
+	}
+	ri.kind = ev.Kind
+	if ev.HTTP != nil && ev.HTTP.RequestContext != nil && ri.id == "" {
+		ri.id = string(ev.HTTP.RequestContext.RequestID)
+	}
+	if ri.id == "" {
+		ri.id = newRequestID()
+	}
+	ctx = context.WithValue(ctx, ctxKey{}, ri)
+	defer h.logRequest(ri)
+	defer func() {
+		if p := recover(); p != nil {
+			h.log.Error("panic while invoking", "requestId", ri.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			out, err = h.callError(ri, apperr.Wrap(apperr.Internal, fmt.Errorf("panic: %v", p), "internal error"))
+			if ev.HTTP != nil {
+				out, err = h.integrationError(ri, apperr.Wrap(apperr.Internal, fmt.Errorf("panic: %v", p), "internal error"))
+			}
+		}
+	}()
+
+	switch ev.Kind {
+	case KindTimer:
+		body, rerr := h.refresh(ctx, ri)
+		if rerr != nil {
+			h.errorBody(ri, rerr) // records the outcome for the log line
+			return nil, fmt.Errorf("timer %s: refresh token: %w", ev.Timer.TriggerName, rerr)
+		}
+		return marshalRaw(body)
+	case KindCallFunction:
+		return h.serveCall(ctx, ri, ev.Call)
+	default:
+		return h.serveEvent(ctx, ri, ev.HTTP)
+	}
+}
+
+// serveCall answers a wx.cloud.callFunction: the platform has authenticated the caller, so
+// only the rate limit applies.
+func (h *Handler) serveCall(ctx context.Context, ri *reqInfo, data json.RawMessage) (json.RawMessage, error) {
+	req, ui, err := parseRequestJSON(data)
+	if ui != nil && ri.openID == "" {
+		// Older runtimes carry the caller in the event; the platform fills userInfo.
+		ri.openID = ui.OpenID
+	}
+	if _, lerr := h.rateLimit(ri); lerr != nil {
+		return h.callError(ri, lerr)
+	}
+	if err != nil {
+		return h.callError(ri, err)
+	}
+	res, err := h.recognize(ctx, ri, req)
+	if err != nil {
+		return h.callError(ri, err)
+	}
+	ri.status = http.StatusOK
+	return marshalRaw(res)
+}
+
+func (h *Handler) callError(ri *reqInfo, err error) (json.RawMessage, error) {
+	body, ae := h.errorBody(ri, err)
+	ri.status = ae.Code.Status()
+	return marshalRaw(body)
+}
+
+func marshalRaw(v any) (json.RawMessage, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode response: %w", err)
+	}
+	return b, nil
+}
+
+// serveEvent runs an HTTP-shaped event through ServeHTTP and returns the integration
+// response.
+func (h *Handler) serveEvent(ctx context.Context, ri *reqInfo, ev *HTTPEvent) (json.RawMessage, error) {
+	r, err := eventRequest(ctx, ev)
+	if err != nil {
+		return h.integrationError(ri, apperr.Wrap(apperr.InvalidRequest, err, "malformed HTTP event: %s", err.Error()))
+	}
+	ri.clientIP = clientIP(ev, ri.clientIP)
+	r.RemoteAddr = ri.clientIP
+	rec := &recorder{header: make(http.Header, 4)}
+	h.ServeHTTP(rec, r)
+	return rec.response()
+}
+
+func (h *Handler) integrationError(ri *reqInfo, err error) (json.RawMessage, error) {
+	body, ae := h.errorBody(ri, err)
+	rec := &recorder{header: make(http.Header, 4)}
+	rec.header.Set("X-Request-Id", ri.id)
+	h.writeJSON(rec, ri, ae.Code.Status(), body)
+	return rec.response()
+}
+
+// eventRequest builds the *http.Request an HTTP event describes. The body is read from the
+// event's string without copying it (and decoded on the fly when it is base64).
+func eventRequest(ctx context.Context, ev *HTTPEvent) (*http.Request, error) {
+	method := strings.ToUpper(strings.TrimSpace(ev.HTTPMethod))
+	path := ev.Path
+	if path == "" || path[0] != '/' {
+		path = "/" + path
+	}
+	q := url.Values{}
+	for k, vs := range ev.QueryStringParameters {
+		q[k] = vs
+	}
+	for k, vs := range ev.QueryString {
+		q[k] = vs
+	}
+	u := &url.URL{Path: path, RawQuery: q.Encode()}
+	var body io.Reader = strings.NewReader(ev.Body)
+	length := int64(len(ev.Body))
+	if ev.IsBase64Encoded {
+		body = base64.NewDecoder(base64.StdEncoding, strings.NewReader(ev.Body))
+		length = decodedLen(ev.Body)
+	}
+	r, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	r.RequestURI = u.RequestURI()
+	r.ContentLength = length
+	r.Header = make(http.Header, len(ev.Headers))
+	for k, vs := range ev.Headers {
+		for _, v := range vs {
+			r.Header.Add(k, v)
+		}
+	}
+	if host := r.Header.Get("Host"); host != "" {
+		r.Host = host
+	}
+	return r, nil
+}
+
+// decodedLen is the exact decoded size of well-formed padded base64, else -1 (unknown).
+func decodedLen(s string) int64 {
+	n := len(s)
+	if n%4 != 0 || strings.ContainsAny(s, "\r\n \t") {
+		return -1
+	}
+	pad := 0
+	if n > 0 && s[n-1] == '=' {
+		pad++
+		if n > 1 && s[n-2] == '=' {
+			pad++
+		}
+	}
+	return int64(n/4*3 - pad)
+}
+
+// clientIP is the caller's address as the platform reports it: API Gateway's sourceIp, a
+// Function URL's x-scf-remote-addr, else the last X-Forwarded-For hop (added by the
+// platform's proxy; earlier hops are the client's to invent), else the invocation context.
+func clientIP(ev *HTTPEvent, fallback string) string {
+	if ev.RequestContext != nil && ev.RequestContext.SourceIP != "" {
+		return string(ev.RequestContext.SourceIP)
+	}
+	if a := ev.Headers.Get("x-scf-remote-addr"); a != "" {
+		return remoteHost(a)
+	}
+	if xff := ev.Headers.Get("x-forwarded-for"); xff != "" {
+		parts := strings.Split(xff, ",")
+		return strings.TrimSpace(parts[len(parts)-1])
+	}
+	return fallback
+}
+
+// recorder is a minimal http.ResponseWriter that keeps the response for the integration
+// response; unlike httptest.ResponseRecorder it keeps no snapshot copies.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(p)
+}
+
+func (r *recorder) response() (json.RawMessage, error) {
+	status := r.status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	headers := make(map[string]string, len(r.header))
+	for k, vs := range r.header {
+		headers[k] = strings.Join(vs, ", ")
+	}
+	return marshalRaw(integrationResponse{StatusCode: status, Headers: headers, Body: r.body.String()})
+}

@@ -1,0 +1,116 @@
+package ocr
+
+import (
+	"github.com/wxocr/scf-idcard-ocr/apperr"
+	"github.com/wxocr/scf-idcard-ocr/idcard"
+)
+
+// Side names which side of the card an image shows, or which sides a result covers.
+type Side string
+
+// The sides. A request asks for SideFront, SideBack or SideAuto; a result reports SideFront,
+// SideBack or SideBoth.
+const (
+	SideAuto  Side = "auto"
+	SideFront Side = "front"
+	SideBack  Side = "back"
+	SideBoth  Side = "both"
+)
+
+// ParseSide accepts "", "auto", "front" and "back" (case as given: the API is lower-case).
+func ParseSide(s string) (Side, error) {
+	switch Side(s) {
+	case "", SideAuto:
+		return SideAuto, nil
+	case SideFront, SideBack:
+		return Side(s), nil
+	}
+	return "", apperr.Errorf(apperr.InvalidRequest, "side must be front, back or auto")
+}
+
+// ParseMode accepts "", "photo" and "scan", WeChat's optional type parameter.
+func ParseMode(s string) (string, error) {
+	switch s {
+	case "", "photo", "scan":
+		return s, nil
+	}
+	return "", apperr.Errorf(apperr.InvalidRequest, "mode must be photo or scan")
+}
+
+// Image is one image reference. Exactly one source is set: FileID, URL, Base64 or Bytes.
+// A non-nil empty Bytes is a present but empty image (IMAGE_UNREADABLE).
+type Image struct {
+	// FileID is a cloud storage file ID, cloud://<env>.<bucket>/<path>.
+	FileID string
+	// URL is an image URL that WeChat downloads (https, or a host on the allow-lists).
+	URL string
+	// Base64 is the encoded image, optionally with a data: URL prefix.
+	Base64 string
+	// Bytes is the raw image, e.g. a multipart upload. The service reads it and never
+	// modifies or retains it.
+	Bytes []byte
+}
+
+// sources counts how many sources are set.
+func (im *Image) sources() int {
+	n := 0
+	if im.FileID != "" {
+		n++
+	}
+	if im.URL != "" {
+		n++
+	}
+	if im.Base64 != "" {
+		n++
+	}
+	if im.Bytes != nil {
+		n++
+	}
+	return n
+}
+
+// kind names the source for logs.
+func (im *Image) kind() string {
+	switch {
+	case im.FileID != "":
+		return "fileId"
+	case im.URL != "":
+		return "imageUrl"
+	case im.Base64 != "":
+		return "imageBase64"
+	case im.Bytes != nil:
+		return "upload"
+	}
+	return "none"
+}
+
+// Request is one recognition: either a single Image with the expected Side, or Front and
+// Back images that are recognised concurrently and examined together.
+type Request struct {
+	// RequestID is echoed in the Result.
+	RequestID string
+	// Image is the single image; leave it zero when Front or Back is set.
+	Image Image
+	// Side is what the single image must show; "" means auto.
+	Side Side
+	// Mode is WeChat's type parameter: "", "photo" or "scan".
+	Mode string
+	// Front and Back are a both-sides request; each image must show its side. Setting only
+	// one of them is a single-image request for that side.
+	Front, Back *Image
+}
+
+// Provider is the recognition provider reported in results and upstream errors.
+const Provider = "wechat"
+
+// Result is a successful recognition, shaped as the API's success body.
+type Result struct {
+	OK        bool           `json:"ok"`
+	RequestID string         `json:"requestId"`
+	Provider  string         `json:"provider"`
+	Side      Side           `json:"side"`
+	Card      idcard.Card    `json:"card"`
+	Checks    []idcard.Check `json:"checks"`
+	Verdict   idcard.Verdict `json:"verdict"`
+	Warnings  []string       `json:"warnings"`
+}

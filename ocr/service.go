@@ -1,0 +1,445 @@
+// Package ocr is the recognition service: it turns one image reference (a cloud fileID, a
+// URL, base64 text or uploaded bytes), or a front and back pair, into a WeChat cv/ocr/idcard
+// call, maps every upstream failure onto the application's error codes, and runs the
+// ID-card examination on what was read.
+package ocr
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/wxocr/scf-idcard-ocr/apperr"
+	"github.com/wxocr/scf-idcard-ocr/idcard"
+	"github.com/wxocr/scf-idcard-ocr/imagesrc"
+	"github.com/wxocr/scf-idcard-ocr/token"
+	"github.com/wxocr/scf-idcard-ocr/wechat"
+)
+
+// WeChat is the part of *wechat.Client the service calls.
+type WeChat interface {
+	BatchDownloadFile(ctx context.Context, env string, fileIDs []string, maxAge time.Duration) ([]wechat.FileURL, error)
+	IDCardByURL(ctx context.Context, imgURL, mode string) (*wechat.IDCard, error)
+	IDCardByImage(ctx context.Context, img []byte, contentType, mode string) (*wechat.IDCard, error)
+}
+
+// ImageFetcher downloads an image URL ourselves (*imagesrc.Fetcher): the fallback when
+// WeChat answers 101000 for a URL it could not fetch.
+type ImageFetcher interface {
+	Fetch(ctx context.Context, rawURL string) (data []byte, contentType string, err error)
+}
+
+// downloadMaxAge is how long a cloud-storage download URL stays valid: WeChat fetches it
+// within the call, so a short life limits what a leaked URL exposes.
+const downloadMaxAge = 10 * time.Minute
+
+// Options configures a Service. WeChat is required.
+type Options struct {
+	// WeChat is the API client.
+	WeChat WeChat
+	// Images fetches URLs for the 101000 fallback; nil means imagesrc.NewFetcher(URLPolicy)
+	// with MaxBytes set to MaxImageBytes.
+	Images ImageFetcher
+	// URLPolicy decides which imageUrl values are accepted.
+	URLPolicy imagesrc.Policy
+	// MaxImageBytes bounds decoded and uploaded images (default imagesrc.DefaultMaxBytes).
+	MaxImageBytes int64
+	// CloudEnv is the cloud environment for fileIDs; "" takes it from each fileID.
+	CloudEnv string
+	// Now is the clock for the examination's date checks (default time.Now).
+	Now func() time.Time
+	// Logger receives fallback and failure details (default: discard).
+	Logger *slog.Logger
+}
+
+// Service recognises ID cards. It is safe for concurrent use.
+type Service struct {
+	wx       WeChat
+	images   ImageFetcher
+	policy   imagesrc.Policy
+	maxBytes int64
+	cloudEnv string
+	now      func() time.Time
+	log      *slog.Logger
+}
+
+// New checks the options and builds a Service.
+func New(o Options) (*Service, error) {
+	if o.WeChat == nil {
+		return nil, errors.New("ocr: Options.WeChat is required")
+	}
+	if o.MaxImageBytes < 0 {
+		return nil, fmt.Errorf("ocr: MaxImageBytes must be >= 0, got %d", o.MaxImageBytes)
+	}
+	s := &Service{
+		wx:       o.WeChat,
+		images:   o.Images,
+		policy:   o.URLPolicy,
+		maxBytes: o.MaxImageBytes,
+		cloudEnv: strings.TrimSpace(o.CloudEnv),
+		now:      o.Now,
+		log:      o.Logger,
+	}
+	if s.maxBytes == 0 {
+		s.maxBytes = imagesrc.DefaultMaxBytes
+	}
+	if s.policy.MaxBytes == 0 || s.policy.MaxBytes > s.maxBytes {
+		s.policy.MaxBytes = s.maxBytes
+	}
+	if s.images == nil {
+		s.images = imagesrc.NewFetcher(s.policy)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s, nil
+}
+
+// Recognize reads one image, or a front and back pair concurrently, and examines the card.
+// Every error is an *apperr.Error.
+func (s *Service) Recognize(ctx context.Context, req Request) (*Result, error) {
+	mode, err := ParseMode(req.Mode)
+	if err != nil {
+		return nil, err
+	}
+	if req.Front != nil || req.Back != nil {
+		if req.Image.sources() > 0 {
+			return nil, apperr.Errorf(apperr.InvalidRequest, "give either one image or front and back, not both")
+		}
+		switch req.Side {
+		case "", SideAuto, SideBoth:
+		default:
+			return nil, apperr.Errorf(apperr.InvalidRequest, "side must be omitted (or both) when front and back are given")
+		}
+		switch {
+		case req.Front != nil && req.Back != nil:
+			return s.recognizeBoth(ctx, req.RequestID, *req.Front, *req.Back, mode)
+		case req.Front != nil:
+			return s.recognizeSingle(ctx, req.RequestID, *req.Front, SideFront, mode)
+		default:
+			return s.recognizeSingle(ctx, req.RequestID, *req.Back, SideBack, mode)
+		}
+	}
+	side, err := ParseSide(string(req.Side))
+	if err != nil {
+		return nil, err
+	}
+	return s.recognizeSingle(ctx, req.RequestID, req.Image, side, mode)
+}
+
+func (s *Service) recognizeSingle(ctx context.Context, requestID string, im Image, want Side, mode string) (*Result, error) {
+	card, got, err := s.recognizeOne(ctx, im, want, mode)
+	if err != nil {
+		return nil, err
+	}
+	var rep idcard.Report
+	if got == SideFront {
+		rep = idcard.Examine(rawFront(card), nil, s.now())
+	} else {
+		rep = idcard.Examine(nil, rawBack(card), s.now())
+	}
+	return result(requestID, got, rep), nil
+}
+
+// recognizeBoth reads both sides at once; the first failure cancels the other call, which
+// may save a quota unit, and is the error returned.
+func (s *Service) recognizeBoth(ctx context.Context, requestID string, front, back Image, mode string) (*Result, error) {
+	var fc, bc *wechat.IDCard
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		c, _, err := s.recognizeOne(gctx, front, SideFront, mode)
+		if err != nil {
+			return prefixed(err, "front image: ")
+		}
+		fc = c
+		return nil
+	})
+	g.Go(func() error {
+		c, _, err := s.recognizeOne(gctx, back, SideBack, mode)
+		if err != nil {
+			return prefixed(err, "back image: ")
+		}
+		bc = c
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	rep := idcard.Examine(rawFront(fc), rawBack(bc), s.now())
+	return result(requestID, SideBoth, rep), nil
+}
+
+// prefixed returns a copy of err's *apperr.Error with its message prefixed, so the caller
+// learns which image of a pair failed.
+func prefixed(err error, prefix string) error {
+	ae := apperr.AsError(err)
+	cp := *ae
+	cp.Message = prefix + cp.Message
+	return &cp
+}
+
+func result(requestID string, side Side, rep idcard.Report) *Result {
+	r := &Result{
+		OK:        true,
+		RequestID: requestID,
+		Provider:  Provider,
+		Side:      side,
+		Card:      rep.Card,
+		Checks:    rep.Checks,
+		Verdict:   rep.Verdict,
+		Warnings:  rep.Warnings,
+	}
+	// Empty lists are [] in JSON, never null: clients iterate them without a check.
+	if r.Checks == nil {
+		r.Checks = []idcard.Check{}
+	}
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
+	return r
+}
+
+func rawFront(c *wechat.IDCard) *idcard.RawFront {
+	return &idcard.RawFront{
+		Name:      c.Name,
+		Gender:    c.Gender,
+		Ethnicity: c.Nationality,
+		Address:   c.Addr,
+		IDNumber:  c.ID,
+	}
+}
+
+func rawBack(c *wechat.IDCard) *idcard.RawBack {
+	// WeChat's OCR does not return the issuing authority.
+	return &idcard.RawBack{ValidDate: c.ValidDate}
+}
+
+// recognizeOne reads one image and checks that it shows the wanted side (auto: either).
+func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, mode string) (*wechat.IDCard, Side, error) {
+	var (
+		card *wechat.IDCard
+		err  error
+	)
+	switch im.sources() {
+	case 0:
+		return nil, "", apperr.Errorf(apperr.InvalidRequest, "no image: give one of fileId, imageUrl or imageBase64")
+	case 1:
+	default:
+		return nil, "", apperr.Errorf(apperr.InvalidRequest, "give exactly one of fileId, imageUrl or imageBase64")
+	}
+	switch {
+	case im.FileID != "":
+		card, err = s.byFileID(ctx, im.FileID, mode)
+	case im.URL != "":
+		card, err = s.byImageURL(ctx, im.URL, mode)
+	case im.Base64 != "":
+		var data []byte
+		data, err = imagesrc.DecodeBase64(im.Base64, s.maxBytes)
+		if err == nil {
+			card, err = s.byBytes(ctx, data, mode)
+		}
+	default:
+		card, err = s.byBytes(ctx, im.Bytes, mode)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	got, err := sideOf(card)
+	if err != nil {
+		return nil, "", err
+	}
+	if want != SideAuto && got != want {
+		return nil, "", apperr.Errorf(apperr.InvalidRequest, "expected the %s side, got the %s", want, got)
+	}
+	return card, got, nil
+}
+
+// sideOf reads WeChat's type, falling back on which fields are filled in.
+func sideOf(c *wechat.IDCard) (Side, error) {
+	switch {
+	case strings.EqualFold(c.Type, "Front"):
+		return SideFront, nil
+	case strings.EqualFold(c.Type, "Back"):
+		return SideBack, nil
+	case c.ID != "" || c.Name != "":
+		return SideFront, nil
+	case c.ValidDate != "":
+		return SideBack, nil
+	}
+	return "", apperr.Errorf(apperr.NoCardFound, "no ID card was recognised in the image")
+}
+
+// byBytes checks the image locally, so that an oversized or non-image upload spends no
+// quota, then uploads it.
+func (s *Service) byBytes(ctx context.Context, data []byte, mode string) (*wechat.IDCard, error) {
+	format, err := imagesrc.Check(data, s.maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	card, err := s.wx.IDCardByImage(ctx, data, format.ContentType(), mode)
+	if err != nil {
+		return nil, mapError(ctx, err)
+	}
+	return card, nil
+}
+
+func (s *Service) byImageURL(ctx context.Context, raw, mode string) (*wechat.IDCard, error) {
+	u, err := s.policy.CheckURL(raw)
+	if err != nil {
+		return nil, err
+	}
+	return s.byURL(ctx, u.String(), mode)
+}
+
+func (s *Service) byFileID(ctx context.Context, fileID, mode string) (*wechat.IDCard, error) {
+	if !strings.HasPrefix(fileID, "cloud://") {
+		return nil, apperr.Errorf(apperr.InvalidRequest, "fileId must be a cloud storage file ID (cloud://<env>.<bucket>/<path>)")
+	}
+	env := s.cloudEnv
+	if env == "" {
+		e, err := wechat.EnvFromFileID(fileID)
+		if err != nil {
+			return nil, apperr.Wrap(apperr.InvalidRequest, err, "fileId must be a cloud storage file ID (cloud://<env>.<bucket>/<path>)")
+		}
+		env = e
+	}
+	files, err := s.wx.BatchDownloadFile(ctx, env, []string{fileID}, downloadMaxAge)
+	if err != nil {
+		return nil, mapError(ctx, err)
+	}
+	var f *wechat.FileURL
+	for i := range files {
+		if files[i].FileID == fileID || len(files) == 1 {
+			f = &files[i]
+			break
+		}
+	}
+	switch {
+	case f == nil:
+		return nil, apperr.Errorf(apperr.ImageFetchFailed, "cloud storage returned no download URL for the fileId")
+	case f.Status != 0:
+		e := apperr.Errorf(apperr.ImageFetchFailed, "cloud storage could not provide the file: %s", f.ErrMsg)
+		e.Retryable = false // a missing or foreign file stays missing
+		e.Upstream = &apperr.Upstream{Provider: Provider, Code: strconv.Itoa(f.Status), Message: f.ErrMsg}
+		return nil, e
+	case f.DownloadURL == "":
+		return nil, apperr.Errorf(apperr.ImageFetchFailed, "cloud storage returned an empty download URL for the fileId")
+	}
+	// The download URL comes from WeChat, so it skips the caller URL policy; the fallback
+	// fetch still applies it, together with the fetcher's address checks.
+	return s.byURL(ctx, f.DownloadURL, mode)
+}
+
+// byURL lets WeChat download the image; when it answers 101000 (it could not fetch the URL,
+// which happens on non-standard ports and intermittently) we fetch the image ourselves with
+// the SSRF-safe fetcher and upload it.
+func (s *Service) byURL(ctx context.Context, imgURL, mode string) (*wechat.IDCard, error) {
+	card, err := s.wx.IDCardByURL(ctx, imgURL, mode)
+	if err == nil {
+		return card, nil
+	}
+	var api *wechat.APIError
+	if !errors.As(err, &api) || api.ErrCode != wechat.ErrCodeInvalidImageURL {
+		return nil, mapError(ctx, err)
+	}
+	up := upstreamOf(api)
+	s.log.InfoContext(ctx, "WeChat could not fetch the image URL; fetching it ourselves",
+		"host", hostOf(imgURL), "errcode", api.ErrCode)
+	data, _, ferr := s.images.Fetch(ctx, imgURL)
+	if ferr != nil {
+		ae := apperr.AsError(ferr)
+		if ae.Code == apperr.Internal {
+			ae = apperr.Wrap(apperr.ImageFetchFailed, ferr, "the image URL could not be fetched")
+		}
+		cp := *ae
+		if cp.Upstream == nil {
+			cp.Upstream = up
+		}
+		s.log.InfoContext(ctx, "image URL fallback failed", "host", hostOf(imgURL), "code", string(cp.Code), "err", ferr)
+		return nil, &cp
+	}
+	return s.byBytes(ctx, data, mode)
+}
+
+// hostOf names a URL's host for logs: download URLs carry signatures in their query.
+func hostOf(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return u.Host
+	}
+	return ""
+}
+
+func upstreamOf(api *wechat.APIError) *apperr.Upstream {
+	code := strconv.Itoa(api.ErrCode)
+	if api.ErrCode == 0 {
+		code = "http_" + strconv.Itoa(api.HTTPStatus)
+	}
+	// errmsg keeps WeChat's "rid: …" suffix: support can trace a call with it.
+	return &apperr.Upstream{Provider: Provider, Code: code, Message: api.ErrMsg}
+}
+
+// mapError turns a WeChat client or token failure into the application's error codes.
+func mapError(ctx context.Context, err error) error {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return err
+	}
+	var api *wechat.APIError
+	if errors.As(err, &api) {
+		up := upstreamOf(api)
+		var e *apperr.Error
+		switch api.ErrCode {
+		case wechat.ErrCodeCardNotFound:
+			e = apperr.Errorf(apperr.NoCardFound, "no ID card was found in the image")
+		case wechat.ErrCodeImageDecodeFailed:
+			e = apperr.Errorf(apperr.ImageUnreadable, "WeChat could not decode the image")
+		case wechat.ErrCodeInvalidImageURL:
+			e = apperr.Errorf(apperr.ImageFetchFailed, "WeChat could not fetch the image URL")
+		case wechat.ErrCodeQuotaExhausted, wechat.ErrCodeDailyLimit:
+			e = apperr.Errorf(apperr.QuotaExhausted, "the WeChat OCR quota is exhausted")
+		case wechat.ErrCodeInvalidCredential, wechat.ErrCodeTokenExpired, wechat.ErrCodeInvalidToken,
+			wechat.ErrCodeInvalidAppID, wechat.ErrCodeInvalidSecret, wechat.ErrCodeIPNotWhitelisted,
+			wechat.ErrCodeThirdPartyNotAuthd, wechat.ErrCodeCloudNotEnabled:
+			e = apperr.Errorf(apperr.UpstreamAuth, "WeChat refused the function's credentials")
+		case wechat.ErrCodeSystemBusy:
+			e = apperr.Errorf(apperr.UpstreamUnavailable, "WeChat is busy; try again")
+		default:
+			if api.ErrCode == 0 && api.HTTPStatus >= 500 {
+				e = apperr.Errorf(apperr.UpstreamUnavailable, "WeChat is unavailable; try again")
+			} else {
+				// An errcode we do not know: WeChat answered, so retrying the same
+				// request is unlikely to help.
+				e = apperr.Errorf(apperr.UpstreamUnavailable, "WeChat answered with an unexpected error")
+				e.Retryable = api.ErrCode == 0 && api.HTTPStatus == 429
+			}
+		}
+		e.Upstream = up
+		e.Err = err
+		return e
+	}
+	if errors.Is(err, token.ErrNoToken) {
+		return apperr.Wrap(apperr.UpstreamAuth, err, "no usable WeChat access token")
+	}
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+		return apperr.Wrap(apperr.Timeout, err, "WeChat did not answer in time")
+	}
+	if errors.Is(err, context.Canceled) {
+		return apperr.Wrap(apperr.Timeout, err, "the request was cancelled")
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return apperr.Wrap(apperr.Timeout, err, "WeChat did not answer in time")
+	}
+	return apperr.Wrap(apperr.UpstreamUnavailable, err, "WeChat could not be reached")
+}
