@@ -397,3 +397,47 @@ func TestStoreOutageBreaker(t *testing.T) {
 		t.Fatal("a token reached the log")
 	}
 }
+
+func slogText(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+
+func TestCachedTokenAllocatesNothing(t *testing.T) {
+	f := newFakeFetcher(time.Now)
+	m := newTestManager(t, f)
+	ctx := context.Background()
+	if _, err := m.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(1000, func() { _, _ = m.Token(ctx) }); n != 0 {
+		t.Fatalf("cached Token allocates %v times", n)
+	}
+}
+
+func BenchmarkTokenCached(b *testing.B) {
+	m, _ := NewManager("wxapp", newFakeFetcher(time.Now), WithLogger(quietLogger()))
+	ctx := context.Background()
+	if _, err := m.Token(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := m.Token(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkTokenCachedSerial(b *testing.B) {
+	m, _ := NewManager("wxapp", newFakeFetcher(time.Now), WithLogger(quietLogger()))
+	ctx := context.Background()
+	if _, err := m.Token(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Token(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -54,7 +56,19 @@ redis.call('PEXPIRE', KEYS[2], 172800000)
 return 1`)
 )
 
+// redisLogger sends go-redis's own messages (one per failed dial, many during an outage) to
+// debug level, so that an outage is announced by the breaker's single line only.
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
+}
+
+var redisLogOnce sync.Once
+
 func newRedisStore(u *url.URL, s storeSettings) (*RedisStore, error) {
+	// go-redis has one process-wide logger.
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{log: s.logger}) })
 	opt, err := redis.ParseURL(u.String())
 	if err != nil {
 		// ParseURL errors may quote the URL, which can carry a password.
