@@ -302,8 +302,9 @@ func Mask(id string) string {
 	return b.String()
 }
 
-// analysisJSON is the wire form of an Analysis, also the validate command's output.
-type analysisJSON struct {
+// AnalysisRecord is the wire form of an Analysis (the validate command's output line):
+// facts the number does not carry are nil.
+type AnalysisRecord struct {
 	Input        string       `json:"input"`
 	Valid        bool         `json:"valid"`
 	DocumentType DocumentType `json:"documentType"`
@@ -317,11 +318,13 @@ type analysisJSON struct {
 	Warnings     Warnings     `json:"warnings"`
 }
 
-// MarshalJSON encodes a as {input, valid, documentType, idNumber, legacyNumber (15-digit
-// inputs only), birthDate, gender, age, region, problems, warnings}; facts the number does not
-// carry are null.
-func (a Analysis) MarshalJSON() ([]byte, error) {
-	j := analysisJSON{
+// MarshalJSON encodes a as its Record.
+func (a Analysis) MarshalJSON() ([]byte, error) { return json.Marshal(a.Record()) }
+
+// Record returns the wire form of a: {input, valid, documentType, idNumber, legacyNumber
+// (15-digit inputs only), birthDate, gender, age, region, problems, warnings}.
+func (a Analysis) Record() AnalysisRecord {
+	j := AnalysisRecord{
 		Input: a.Input, Valid: a.Valid(), DocumentType: a.Type, IDNumber: a.Number,
 		LegacyNumber: a.Legacy, Gender: nonEmpty(a.Gender), Problems: a.Problems, Warnings: a.Warnings,
 	}
@@ -332,5 +335,5 @@ func (a Analysis) MarshalJSON() ([]byte, error) {
 	if a.Region.Code != "" {
 		j.Region = &a.Region
 	}
-	return json.Marshal(j)
+	return j
 }
