@@ -61,14 +61,13 @@ func NewFetcher(p Policy, opts ...Option) *Fetcher {
 	if tlsConfig.MinVersion < tls.VersionTLS12 {
 		tlsConfig.MinVersion = tls.VersionTLS12
 	}
-	timeout := p.timeout()
+	// No transport-level timeouts: the per-fetch context bounds the whole exchange, so
+	// every timeout is reported the same way.
 	tr := &http.Transport{
 		Proxy:                  nil, // HTTP(S)_PROXY would route around the address checks
 		DialContext:            f.dial,
 		ForceAttemptHTTP2:      true,
 		TLSClientConfig:        tlsConfig,
-		TLSHandshakeTimeout:    timeout,
-		ResponseHeaderTimeout:  timeout,
 		MaxIdleConns:           8,
 		MaxIdleConnsPerHost:    2,
 		IdleConnTimeout:        30 * time.Second,
@@ -206,7 +205,8 @@ func (f *Fetcher) classify(parent, fctx context.Context, err error) error {
 		}
 		return apperr.Wrap(apperr.ImageFetchFailed, err, "image download was cancelled")
 	}
-	if context.Cause(fctx) == errFetchTimeout {
+	var ne net.Error
+	if context.Cause(fctx) == errFetchTimeout || errors.As(err, &ne) && ne.Timeout() {
 		return apperr.Wrap(apperr.ImageFetchFailed, err, "image download did not finish within %s", f.policy.timeout())
 	}
 	var dnsErr *net.DNSError
