@@ -187,7 +187,7 @@ func (t *transport) attempt(ctx context.Context, req *request, tok token.Token, 
 func checkResponse(endpoint string, status int, raw []byte, out response) error {
 	if len(raw) > maxResponseBytes {
 		if status < 200 || status > 299 {
-			return &APIError{Endpoint: endpoint, HTTPStatus: status, ErrMsg: http.StatusText(status)}
+			return &APIError{Endpoint: endpoint, HTTPStatus: status, ErrMsg: statusText(status)}
 		}
 		return fmt.Errorf("wechat %s: response larger than %d bytes", endpoint, maxResponseBytes)
 	}
@@ -199,7 +199,7 @@ func checkResponse(endpoint string, status int, raw []byte, out response) error 
 			e.ErrCode, e.ErrMsg = int(env.ErrCode), env.ErrMsg
 		}
 		if e.ErrMsg == "" {
-			e.ErrMsg = http.StatusText(status)
+			e.ErrMsg = statusText(status)
 		}
 		return e
 	}
@@ -219,6 +219,14 @@ func checkResponse(endpoint string, status int, raw []byte, out response) error 
 		return &APIError{Endpoint: endpoint, HTTPStatus: status, ErrCode: int(env.ErrCode), ErrMsg: env.ErrMsg}
 	}
 	return nil
+}
+
+// statusText names status even when net/http does not know it.
+func statusText(status int) string {
+	if t := http.StatusText(status); t != "" {
+		return t
+	}
+	return "unexpected HTTP status"
 }
 
 // stripURL unwraps *url.Error, whose message quotes the request URL with its credentials.
