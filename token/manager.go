@@ -74,7 +74,7 @@ type Manager struct {
 	syncing atomic.Bool
 
 	mu         sync.Mutex
-	rejected   string     // the last value WeChat rejected
+	rejected   [4]string  // the last values WeChat rejected, newest first
 	localForce forceState // force limits while the store is down
 	fetches    atomic.Int64
 }
@@ -304,8 +304,7 @@ func (m *Manager) fetchChecked(ctx context.Context) (Token, error) {
 	if err != nil {
 		return Token{}, err
 	}
-	rej := m.rejectedValue()
-	if rej == "" || t.Value != rej {
+	if !m.isRejected(t.Value) {
 		return t, nil
 	}
 	allowed, err := m.reserveForce(ctx)
@@ -391,7 +390,7 @@ func (m *Manager) waitStore(ctx context.Context, bound time.Duration) (Token, bo
 
 // usable reports whether a token read from the store may be served.
 func (m *Manager) usable(t Token, now time.Time) bool {
-	if t.Value == "" || t.Value == m.rejectedValue() {
+	if t.Value == "" || m.isRejected(t.Value) {
 		return false
 	}
 	if m.fetcher == nil {
@@ -422,10 +421,17 @@ func (m *Manager) adopt(t Token, unsynced bool) Token {
 	return t
 }
 
-func (m *Manager) rejectedValue() string {
+// isRejected reports whether WeChat recently rejected v. A few values are kept because a slow
+// request may report an older token after a newer one was rejected too.
+func (m *Manager) isRejected(v string) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.rejected
+	for _, r := range m.rejected {
+		if r != "" && r == v {
+			return true
+		}
+	}
+	return false
 }
 
 // Invalidate implements Invalidator: the rejected token leaves the process cache and, if it
@@ -435,7 +441,10 @@ func (m *Manager) Invalidate(ctx context.Context, rejected string) error {
 		return nil
 	}
 	m.mu.Lock()
-	m.rejected = rejected
+	if m.rejected[0] != rejected {
+		copy(m.rejected[1:], m.rejected[:len(m.rejected)-1])
+		m.rejected[0] = rejected
+	}
 	m.mu.Unlock()
 	for {
 		e := m.cur.Load()
