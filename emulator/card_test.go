@@ -60,7 +60,7 @@ func TestPNGCarrierWalksChunks(t *testing.T) {
 	}
 	// A bad CRC ends the walk: the chunk is not trusted.
 	bad := bytes.Clone(good)
-	bad[33+8+3] ^= 0xFF
+	bad[33+8+len(CardKeyword)+1+6] = 'c' // {"a":"b"} → {"a":"c"}, CRC not updated
 	if _, ok := extractCardJSON(bad); ok {
 		t.Fatal("carrier with a bad CRC accepted")
 	}

@@ -46,7 +46,9 @@ type Options struct {
 	// AppID and Secret are the only credentials the token endpoints accept
 	// (defaults DefaultAppID, DefaultSecret).
 	AppID, Secret string
-	// TokenTTL is the lifetime of every issued token (default 7200 s).
+	// TokenTTL is the lifetime of every issued token (default 7200 s). A stable token is
+	// replaced once less than 5 minutes remain, or half the TTL when the TTL is under 10
+	// minutes, so that short test TTLs still exercise reuse.
 	TokenTTL time.Duration
 	// Files backs cloud://<env>.<bucket>/<path>: the file is Files/<path> for any env and
 	// bucket. Pass os.DirFS(dir), or SampleFiles(). Nil means no file exists.
@@ -59,7 +61,7 @@ type Options struct {
 	// HTTPClient fetches img_url (default: a client with FetchTimeout). A sandbox that serves
 	// the emulator without a socket can route fetches back to Handler with a custom transport.
 	HTTPClient *http.Client
-	// FetchTimeout bounds one img_url fetch (default 5 s).
+	// FetchTimeout bounds one img_url fetch, whichever client is used (default 5 s).
 	FetchTimeout time.Duration
 	// LegacyDailyLimit caps /cgi-bin/token issues per day (default 2000, as WeChat).
 	LegacyDailyLimit int
@@ -86,6 +88,7 @@ type Emulator struct {
 	now           func() time.Time
 	log           *slog.Logger
 	client        *http.Client
+	fetchTimeout  time.Duration
 	legacyLimit   int
 	forceLimit    int
 	forceGap      time.Duration
@@ -137,12 +140,12 @@ func New(o Options) *Emulator {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	e.fetchTimeout = o.FetchTimeout
+	if e.fetchTimeout <= 0 {
+		e.fetchTimeout = 5 * time.Second
+	}
 	if e.client == nil {
-		timeout := o.FetchTimeout
-		if timeout <= 0 {
-			timeout = 5 * time.Second
-		}
-		e.client = &http.Client{Timeout: timeout}
+		e.client = &http.Client{}
 	}
 	if e.legacyLimit <= 0 {
 		e.legacyLimit = 2000

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 )
@@ -91,13 +93,14 @@ func (e *Emulator) ClearFaults() {
 	clear(e.faults)
 }
 
-// PendingFaults lists the faults not yet used up, each with its remaining count.
+// PendingFaults lists the faults not yet used up, each with its remaining count, by endpoint
+// and then in queue order.
 func (e *Emulator) PendingFaults() []Fault {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := []Fault{}
-	for _, q := range e.faults {
-		for _, f := range q {
+	for _, ep := range slices.Sorted(maps.Keys(e.faults)) {
+		for _, f := range e.faults[ep] {
 			out = append(out, *f)
 		}
 	}

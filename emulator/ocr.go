@@ -96,6 +96,8 @@ func (e *Emulator) fetchImage(ctx context.Context, raw string) ([]byte, int) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, CodeInvalidImageURL
 	}
+	ctx, cancel := context.WithTimeout(ctx, e.fetchTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, CodeInvalidImageURL

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/image/bmp"
 )
@@ -215,7 +216,7 @@ func TestOCRRequestErrors(t *testing.T) {
 	}
 	wantCode(t, "type=fax", h.postJSON(PathOCRIDCard, url.Values{"access_token": {tok}, "img_url": {u}, "type": {"fax"}}, ""), CodeInvalidArgs)
 
-	h.clock.Advance(7200 * 1e9)
+	h.clock.Advance(7200 * time.Second)
 	wantCode(t, "expired token", h.ocrUpload(tok, "img", front), CodeTokenExpired)
 }
 
@@ -277,6 +278,6 @@ func TestOCRFetchTimeout(t *testing.T) {
 	}))
 	defer slow.Close()
 	defer close(block)
-	h := newHarness(t, Options{FetchTimeout: 50 * 1e6})
+	h := newHarness(t, Options{FetchTimeout: 50 * time.Millisecond})
 	wantCode(t, "stalled origin", h.ocrURL(h.token(), slow.URL+"/a.png"), CodeInvalidImageURL)
 }
