@@ -2,6 +2,7 @@ package imagesrc
 
 import (
 	"encoding/base64"
+	"errors"
 	"strings"
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
@@ -60,6 +61,9 @@ func DecodeBase64(s string, max int64) ([]byte, error) {
 	}
 	dst := make([]byte, size)
 	n, err := decodeInto(dst, s)
+	if err == nil && n == 0 {
+		err = errors.New("no data")
+	}
 	if err != nil {
 		// Failures are rare: spend a second look on saying what is wrong.
 		if _, perr := inspect(s); perr != nil {
@@ -86,6 +90,10 @@ func decodeInto(dst []byte, s string) (int, error) {
 	}
 	urlSafe := hasByte(s, '-', '_')
 	if hasByte(s, ' ', '\t') {
+		// decodeSkipping drops every '=', so padding must be checked first.
+		if _, perr := inspect(s); perr != nil {
+			return 0, perr
+		}
 		return decodeSkipping(dst, s, urlSafe)
 	}
 	if !urlSafe {
