@@ -286,9 +286,9 @@ func checkAddress(a *Analysis, f *RawFront, today Date) Check {
 		return check(n, StatusSkip, "%s carries no birthplace region", a.Type)
 	}
 	addr := CleanText(f.Address)
-	now, _ := LookupRegion(a.Region.Code, today.Year)
+	cur, _ := LookupRegion(a.Region.Code, today.Year)
 	provinceOK := false
-	for _, r := range []Region{a.Region, now} {
+	for _, r := range []Region{a.Region, cur} {
 		rest, ok := matchPlace(addr, r.Province, provinceSuffixes)
 		if !ok {
 			continue
@@ -306,9 +306,9 @@ func checkAddress(a *Analysis, f *RawFront, today Date) Check {
 		}
 	}
 	if provinceOK {
-		return check(n, StatusWarn, "address is in the province but not in the prefecture of the number's region (%s; today %s)", a.Region.Name, now.Name)
+		return check(n, StatusWarn, "address is in the province but not in the prefecture of the number's region (%s; today %s)", a.Region.Name, cur.Name)
 	}
-	return check(n, StatusWarn, "address is not in the province of the number's region (%s; today %s); the holder may have moved", a.Region.Name, now.Name)
+	return check(n, StatusWarn, "address is not in the province of the number's region (%s; today %s); the holder may have moved", a.Region.Name, cur.Name)
 }
 
 // spanRule returns the validity period in years for a holder of age at issue, 0 for
