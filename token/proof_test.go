@@ -5,6 +5,7 @@ package token_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -176,6 +177,8 @@ type proofEnv struct {
 	redis  *redistest.Server
 	rdb    *redis.Client
 	prefix string
+	// storeURL overrides the Redis URL handed to workers (file store proofs).
+	storeURL string
 }
 
 type emuClock struct {
@@ -225,7 +228,7 @@ func (p *proofEnv) startWorker(mode string, env ...string) *worker {
 	p.t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), workerEnv+"="+mode,
-		"PROOF_WX_BASE="+p.wxBase, "PROOF_REDIS_URL="+p.redis.URL, "PROOF_PREFIX="+p.prefix)
+		"PROOF_WX_BASE="+p.wxBase, "PROOF_REDIS_URL="+cmp.Or(p.storeURL, p.redis.URL), "PROOF_PREFIX="+p.prefix)
 	cmd.Env = append(cmd.Env, env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -336,6 +339,36 @@ func TestProofEightProcessesOneFetch(t *testing.T) {
 		t.Fatal("the token is not in Redis")
 	}
 	t.Logf("8 processes x 50 calls: %d ok, %d stable_token fetch", total.OK, total.Fetches)
+}
+
+// The file store serialises the refresh across processes with flock: 8 processes x 50
+// concurrent Token calls, one fetch.
+func TestProofFileStoreEightProcessesOneFetch(t *testing.T) {
+	skipShort(t)
+	p := newProofEnv(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	p.storeURL = "file://" + dir + "/token.json"
+	gf, release := goFile(t)
+	var ws []*worker
+	for i := 0; i < 8; i++ {
+		ws = append(ws, p.startWorker("token", "PROOF_N=50", "PROOF_GO_FILE="+gf))
+	}
+	release()
+	var rs []workerResult
+	for _, w := range ws {
+		rs = append(rs, w.result(t))
+	}
+	total := sum(rs)
+	if total.OK != 400 || total.Failed != 0 || total.Fetches != 1 {
+		t.Fatalf("ok=%d failed=%d fetches=%d, want 400, 0, 1: %v", total.OK, total.Failed, total.Fetches, total.Errors)
+	}
+	if n := p.emu.Stats().Calls[emulator.PathStableToken]; n != 1 {
+		t.Fatalf("emulator saw %d stable_token calls, want 1", n)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "token.json"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token file: %v %v", fi, err)
+	}
 }
 
 // Under load from 8 processes the token is revoked, then expires: every call succeeds, with
