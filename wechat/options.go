@@ -163,8 +163,9 @@ func WithBackoff(initial, max time.Duration) Option {
 	}
 }
 
-// WithClock replaces time.Now, used for token FetchedAt/ExpiresAt and for checking whether a
-// retry still fits before the context deadline.
+// WithClock replaces time.Now for the FetchedAt and ExpiresAt of fetched tokens, so that
+// token caches can be tested at exact boundaries. Retry timing always uses the real clock,
+// because context deadlines do.
 func WithClock(now func() time.Time) Option {
 	return func(s *settings) error {
 		if now == nil {

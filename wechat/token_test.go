@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -213,5 +214,34 @@ func TestIsTokenRejected(t *testing.T) {
 		if IsTokenRejected(code) != want {
 			t.Errorf("IsTokenRejected(%d) != %v", code, want)
 		}
+	}
+}
+
+// leakyTransport fails with an error that quotes the whole request URL, as some proxies and
+// instrumented transports do; only the redaction backstop stands between it and the caller.
+type leakyTransport struct{}
+
+func (leakyTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	return nil, fmt.Errorf("proxy refused %s: %w", r.URL, context.DeadlineExceeded)
+}
+
+func TestRedactionBackstop(t *testing.T) {
+	const tok = "TOPSECRET/token+value"
+	e := newEnv(t, tokens(tok), WithHTTPClient(&http.Client{Transport: leakyTransport{}}), WithMaxRetries(0))
+	_, err := e.client.IDCardByURL(context.Background(), "https://x.example/a.jpg", "")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), "TOPSECRET") || !strings.Contains(err.Error(), "[REDACTED]") {
+		t.Errorf("error not redacted: %v", err)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("redacted error lost its context cause: %v", err)
+	}
+
+	f := NewLegacyTokenFetcher(testAppID, testSecret, WithHTTPClient(&http.Client{Transport: leakyTransport{}}), WithMaxRetries(0))
+	_, err = f.Fetch(context.Background(), false)
+	if err == nil || strings.Contains(err.Error(), "S3CRET") {
+		t.Errorf("legacy fetch error: %v", err)
 	}
 }

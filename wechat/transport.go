@@ -73,7 +73,7 @@ func (t *transport) do(ctx context.Context, req *request, tok token.Token, out r
 			return err
 		}
 		delay := t.delay(attempt)
-		if dl, ok := ctx.Deadline(); ok && !t.now().Add(delay).Before(dl) {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay {
 			// Sleeping would end past the caller's deadline; the last error is more useful than
 			// a bare deadline error.
 			t.logger.LogAttrs(ctx, slog.LevelWarn, "wechat: not retrying, deadline too close",
@@ -137,7 +137,7 @@ func (t *transport) attempt(ctx context.Context, req *request, tok token.Token, 
 	}
 	hreq.Header.Set("Accept", "application/json")
 
-	start := t.now()
+	start := time.Now()
 	resp, err := t.httpClient.Do(hreq)
 	if err != nil {
 		// *url.Error embeds the full URL, token and (legacy fetch) appsecret included.
@@ -171,14 +171,14 @@ func (t *transport) attempt(ctx context.Context, req *request, tok token.Token, 
 		apiErr.ErrMsg = redact(apiErr.ErrMsg, secrets)
 		t.logger.LogAttrs(ctx, slog.LevelDebug, "wechat: call failed",
 			slog.String("endpoint", req.endpoint), slog.Int("status", resp.StatusCode),
-			slog.Int("errcode", apiErr.ErrCode), slog.Duration("latency", t.now().Sub(start)))
+			slog.Int("errcode", apiErr.ErrCode), slog.Duration("latency", time.Since(start)))
 		return apiErr.retryReason(), err
 	}
 	if err != nil {
 		return "", sanitize(err, secrets)
 	}
 	t.logger.LogAttrs(ctx, slog.LevelDebug, "wechat: call ok",
-		slog.String("endpoint", req.endpoint), slog.Duration("latency", t.now().Sub(start)))
+		slog.String("endpoint", req.endpoint), slog.Duration("latency", time.Since(start)))
 	return "", nil
 }
 
