@@ -441,3 +441,87 @@ func BenchmarkTokenCachedSerial(b *testing.B) {
 		}
 	}
 }
+
+func TestReadOnlySourceWithStoreDown(t *testing.T) {
+	st := &flakyStore{Store: NewMemoryStore()}
+	st.down.Store(true)
+	m := newTestManager(t, nil, WithStore(st))
+	if _, err := m.Token(context.Background()); !errors.Is(err, ErrNoToken) {
+		t.Fatalf("store down, read-only: %v, want ErrNoToken", err)
+	}
+}
+
+func TestRefreshDuringOutageFetchesDirectlyThenSyncs(t *testing.T) {
+	brClk := newFakeClock()
+	st := &flakyStore{Store: NewMemoryStore()}
+	f := newFakeFetcher(time.Now)
+	m := newTestManager(t, f, WithStore(st), WithBreakerClock(brClk.Now))
+	ctx := context.Background()
+	st.down.Store(true)
+	rep, err := m.Refresh(ctx, 30*time.Minute)
+	if err != nil || !rep.Refreshed {
+		t.Fatalf("refresh during outage: %+v %v", rep, err)
+	}
+	st.down.Store(false)
+	brClk.Add(DefaultBreakerCooldown)
+	if _, err := m.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Get(ctx, "wxapp"); err != nil || got.Value != "tok-1" {
+		t.Fatalf("store after recovery: %q %v", got.Value, err)
+	}
+	if f.calls.Load() != 1 {
+		t.Fatalf("fetches = %d, want 1", f.calls.Load())
+	}
+}
+
+func TestSlowLockHolderIsNotWaitedOnForever(t *testing.T) {
+	st := NewMemoryStore()
+	ctx := context.Background()
+	// Another instance holds the lock and never stores anything.
+	unlock, ok, _ := st.TryLock(ctx, "wxapp", time.Minute)
+	if !ok {
+		t.Fatal("lock")
+	}
+	defer unlock(ctx)
+	f := newFakeFetcher(time.Now)
+	m := newTestManager(t, f, WithStore(st), WithWaitBound(20*time.Millisecond))
+	tok, err := m.Token(ctx)
+	if err != nil || tok.Value != "tok-1" {
+		t.Fatalf("%q %v", tok.Value, err)
+	}
+	if got, _ := st.Get(ctx, "wxapp"); got.Value != "tok-1" {
+		t.Fatalf("the token fetched without the lock was not shared: %q", got.Value)
+	}
+	if ops := st.Ops(); ops["lock"] != 1+2 { // ours, then the manager's
+		t.Fatalf("lock attempts = %d, want 2 (before and after the wait)", ops["lock"])
+	}
+}
+
+func TestBreakerLetsOneProbeThrough(t *testing.T) {
+	clk := newFakeClock()
+	b := newBreaker(1, time.Second, clk.Now, quietLogger())
+	b.failure(errDown)
+	if b.allow() {
+		t.Fatal("open breaker allowed a call")
+	}
+	clk.Add(time.Second)
+	if !b.allow() {
+		t.Fatal("no probe after the cooldown")
+	}
+	if b.allow() {
+		t.Fatal("a second caller got through while the probe runs")
+	}
+	b.failure(errDown)
+	if b.allow() {
+		t.Fatal("failed probe did not reopen the breaker")
+	}
+	clk.Add(time.Second)
+	if !b.allow() {
+		t.Fatal("no second probe")
+	}
+	b.success()
+	if !b.allow() || !b.allow() || b.isOpen() {
+		t.Fatal("successful probe did not close the breaker")
+	}
+}

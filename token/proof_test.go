@@ -605,3 +605,55 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// WeChat rejects a token that its normal mode still hands out (the emulator's token is
+// still current): 8 instances report it at once, and exactly one force_refresh replaces it.
+func TestProofRejectedButStillCurrentForcesOnce(t *testing.T) {
+	p := newProofEnv(t)
+	ctx := context.Background()
+	cf := &countingFetcher{f: wechat.NewStableTokenFetcher(emulator.DefaultAppID, emulator.DefaultSecret, wechat.WithBaseURL(p.wxBase))}
+	var ms []*token.Manager
+	for i := 0; i < 8; i++ {
+		st, err := token.OpenStore(ctx, p.redis.URL, token.WithKeyPrefix(p.prefix))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := token.NewManager(emulator.DefaultAppID, cf, token.WithStore(st),
+			token.WithWaitBound(20*time.Second), token.WithLogger(slog.New(slog.DiscardHandler)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		ms = append(ms, m)
+	}
+	first, err := ms[0].Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for _, m := range ms {
+		for g := 0; g < 10; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_ = m.Invalidate(ctx, first.Value)
+				tok, err := m.Token(ctx)
+				if err != nil || tok.Value == first.Value {
+					failed.Add(1)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Fatalf("%d calls failed or got the rejected token", failed.Load())
+	}
+	if f := cf.forces.Load(); f != 1 {
+		t.Fatalf("force_refresh used %d times, want 1", f)
+	}
+	if n := p.emu.Stats().TokensIssued; n != 2 {
+		t.Fatalf("tokens issued = %d, want 2", n)
+	}
+	t.Logf("80 calls after the rejection: %d fetches, %d forced", cf.fetches.Load(), cf.forces.Load())
+}
