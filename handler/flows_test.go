@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tencentyun/scf-go-lib/functioncontext"
+
 	"github.com/wxocr/scf-idcard-ocr/emulator"
 )
 
@@ -204,5 +206,31 @@ func TestLogsCarryNoPersonalData(t *testing.T) {
 		if !kinds[k] {
 			t.Errorf("no log line for event kind %s", k)
 		}
+	}
+}
+
+func TestInvokeRequestIDAndTimerFailure(t *testing.T) {
+	e := newEnv(t, func(c *envConfig) { c.secret = "wrong-secret" })
+	ctx := functioncontext.NewContext(context.Background(), &functioncontext.FunctionContext{RequestID: "scf-req-42", Environment: caller})
+	out, err := e.h.Invoke(ctx, eventFile(t, e, "apigw-post-idcard.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, headers, r := integration(t, out)
+	if r.RequestID != "scf-req-42" || headers["X-Request-Id"] != "scf-req-42" {
+		t.Errorf("request ID %q / %q, want SCF's", r.RequestID, headers["X-Request-Id"])
+	}
+	// A timer whose refresh fails is a failed invocation, so that SCF records and retries it.
+	if _, err := e.invoke(t, context.Background(), eventFile(t, e, "timer.json"), nil); err == nil {
+		t.Error("failed refresh returned no error")
+	}
+	// A cloud caller sending timer-shaped data gets a request error, not a refresh.
+	before := e.emu.Stats().Calls[emulator.PathStableToken]
+	out, err = e.invoke(t, context.Background(), eventFile(t, e, "timer.json"), caller)
+	if err != nil || decodeResponse(t, out).code() != "INVALID_REQUEST" {
+		t.Errorf("timer-shaped cloud call: %s %v", out, err)
+	}
+	if e.emu.Stats().Calls[emulator.PathStableToken] != before {
+		t.Error("timer-shaped cloud call reached the token endpoint")
 	}
 }

@@ -312,25 +312,16 @@ func (h *Handler) recognize(ctx context.Context, ri *reqInfo, req ocr.Request) (
 }
 
 func sourceOf(req ocr.Request) string {
-	name := func(im *ocr.Image) string {
-		switch {
-		case im == nil:
-			return ""
-		case im.FileID != "":
-			return "fileId"
-		case im.URL != "":
-			return "imageUrl"
-		case im.Base64 != "":
-			return "imageBase64"
-		case im.Bytes != nil:
-			return "upload"
-		}
-		return ""
-	}
 	if req.Front != nil || req.Back != nil {
+		name := func(im *ocr.Image) string {
+			if im == nil {
+				return "none"
+			}
+			return im.Source()
+		}
 		return "front=" + name(req.Front) + ",back=" + name(req.Back)
 	}
-	return name(&req.Image)
+	return req.Image.Source()
 }
 
 func (h *Handler) serveRefresh(w http.ResponseWriter, r *http.Request, ri *reqInfo) {

@@ -69,8 +69,8 @@ func (im *Image) sources() int {
 	return n
 }
 
-// kind names the source for logs.
-func (im *Image) kind() string {
+// Source names the image's source for logs: fileId, imageUrl, imageBase64, upload or none.
+func (im *Image) Source() string {
 	switch {
 	case im.FileID != "":
 		return "fileId"
