@@ -27,7 +27,8 @@ const (
 
 // ErrForceLimited means WeChat returned the very token it had just rejected and a
 // force_refresh is not allowed now (another instance forced less than 30 s ago, or 20 were
-// used today) and no other instance stored a new token in time.
+// used today) and no other instance stored a new token in time. Errors carrying it also match
+// ErrNoToken, so callers answer UPSTREAM_AUTH.
 var ErrForceLimited = errors.New("access token was rejected and force_refresh is rate-limited")
 
 // RefreshReport is what a timer invocation or the refresh-token command reports. It never
@@ -228,11 +229,21 @@ func (m *Manager) slow(ctx context.Context) (Token, error) {
 // obtain finds or fetches a usable token; only one runs at a time per process.
 func (m *Manager) obtain(ctx context.Context) (Token, error) {
 	now := m.now()
-	if e := m.cur.Load(); e != nil && now.Before(e.refreshAt) {
+	e := m.cur.Load()
+	if e != nil && now.Before(e.refreshAt) {
 		return e.tok, nil
+	}
+	// A token inside the margin but not yet expired is a fallback if WeChat cannot be
+	// reached: serving it beats failing the request.
+	var stale Token
+	if e != nil && m.servable(e.tok, now) {
+		stale = e.tok
 	}
 	if m.br.allow() {
 		t, err := m.storeGet(ctx)
+		if err == nil && m.servable(t, now) && !t.ExpiresAt.Before(stale.ExpiresAt) {
+			stale = t
+		}
 		switch {
 		case err == nil && m.usable(t, now):
 			return m.adopt(t, false), nil
@@ -242,8 +253,11 @@ func (m *Manager) obtain(ctx context.Context) (Token, error) {
 			}
 			t, err := m.coordinatedFetch(ctx)
 			var se *storeError
-			if err == nil || !errors.As(err, &se) {
-				return t, err
+			if err == nil {
+				return t, nil
+			}
+			if !errors.As(err, &se) {
+				return m.fallback(stale, err)
 			}
 		}
 	}
@@ -253,9 +267,24 @@ func (m *Manager) obtain(ctx context.Context) (Token, error) {
 	}
 	t, err := m.fetchChecked(ctx)
 	if err != nil {
-		return Token{}, err
+		return m.fallback(stale, err)
 	}
 	return m.adopt(t, true), nil
+}
+
+// servable reports whether t is unexpired and not rejected, margin aside.
+func (m *Manager) servable(t Token, now time.Time) bool {
+	return t.Value != "" && t.ValidAt(now, 0) && !m.isRejected(t.Value)
+}
+
+// fallback serves a still-valid token when a fetch failed, or returns the failure.
+func (m *Manager) fallback(stale Token, err error) (Token, error) {
+	if stale.Value == "" {
+		return Token{}, err
+	}
+	m.log.Warn("token fetch failed; serving the current token until it expires", "error", err.Error(),
+		"expiresAt", stale.ExpiresAt)
+	return m.adopt(stale, false), nil
 }
 
 // coordinatedFetch fetches under the store lock, or waits for the holder's result.
@@ -321,7 +350,7 @@ func (m *Manager) fetchChecked(ctx context.Context) (Token, error) {
 			return t, nil
 		}
 	}
-	return Token{}, ErrForceLimited
+	return Token{}, fmt.Errorf("%w (%w)", ErrForceLimited, ErrNoToken)
 }
 
 func (m *Manager) fetch(ctx context.Context, force bool) (Token, error) {

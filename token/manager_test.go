@@ -525,3 +525,24 @@ func TestBreakerLetsOneProbeThrough(t *testing.T) {
 		t.Fatal("successful probe did not close the breaker")
 	}
 }
+
+func TestFetchFailureServesTokenInsideMarginUntilExpiry(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk.Now)
+	m := newTestManager(t, f, WithClock(clk.Now))
+	ctx := context.Background()
+	if _, err := m.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.failErr = errors.New("system busy")
+	f.mu.Unlock()
+	clk.Add(2*time.Hour - time.Minute) // inside the margin, one minute before expiry
+	if tok, err := m.Token(ctx); err != nil || tok.Value != "tok-1" {
+		t.Fatalf("inside the margin with WeChat failing: %q %v", tok.Value, err)
+	}
+	clk.Add(time.Minute) // expired: nothing left to serve
+	if _, err := m.Token(ctx); err == nil {
+		t.Fatal("served an expired token")
+	}
+}
