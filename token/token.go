@@ -1,5 +1,11 @@
 // Package token holds WeChat access-token sources, the stores that share a token across
 // function instances, and the coordination that keeps one refresher per rotation.
+//
+// New builds the source TOKEN_SOURCE names: a Manager (stable, legacy, or read-only store)
+// over a Store opened by URL (file, redis, memory), a CloudBaseSource, or the token-less none
+// source. The Manager caches in process until a margin before expiry, shares concurrent
+// misses, lets one instance fetch under the store lock, forces a refresh only when WeChat
+// hands back the token it just rejected, and keeps serving through a store outage.
 package token
 
 import (
