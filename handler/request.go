@@ -149,7 +149,7 @@ func parseRequestJSON(data []byte) (ocr.Request, *userInfo, error) {
 		return ocr.Request{}, nil, apperr.Errorf(apperr.InvalidRequest, "the request body must be a JSON object")
 	}
 	var body requestJSON
-	if err := json.Unmarshal(data, &body); err != nil {
+	if err := decodeRequestJSON(data, &body); err != nil {
 		return ocr.Request{}, nil, apperr.Wrap(apperr.InvalidRequest, err, "the request body is not valid JSON: %s", jsonErrorText(err))
 	}
 	req := ocr.Request{}
