@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/wxocr/scf-idcard-ocr/config"
+	"github.com/wxocr/scf-idcard-ocr/handler"
+	"github.com/wxocr/scf-idcard-ocr/imagesrc"
+	"github.com/wxocr/scf-idcard-ocr/ocr"
+	"github.com/wxocr/scf-idcard-ocr/token"
+	"github.com/wxocr/scf-idcard-ocr/wechat"
+)
+
+// Main holds the configuration and every dependency of one running function instance. The
+// SCF entry, `serve`, `invoke`, `refresh-token` and the end-to-end tests all build one.
+type Main struct {
+	Config  *config.Config
+	Logger  *slog.Logger
+	Tokens  token.Service
+	WeChat  *wechat.Client
+	Service *ocr.Service
+	Handler *handler.Handler
+
+	// AuthDisabled is set by the sandbox only.
+	AuthDisabled bool
+}
+
+// NewMain builds the dependencies from cfg. Nothing here calls WeChat: the token is fetched on
+// first use (or read from the shared store), so a cold start costs no upstream round trip.
+func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authDisabled bool) (*Main, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m := &Main{Config: cfg, Logger: logger, AuthDisabled: authDisabled}
+
+	wxOpts := []wechat.Option{
+		wechat.WithBaseURL(cfg.APIBase),
+		wechat.WithTimeout(cfg.UpstreamTimeout),
+		wechat.WithLogger(logger.With("component", "wechat")),
+	}
+	var fetcher token.Fetcher
+	switch cfg.TokenSource {
+	case token.SourceStable:
+		fetcher = wechat.NewStableTokenFetcher(cfg.AppID, cfg.AppSecret, wxOpts...)
+	case token.SourceLegacy:
+		fetcher = wechat.NewLegacyTokenFetcher(cfg.AppID, cfg.AppSecret, wxOpts...)
+	}
+	tokens, err := token.New(ctx, token.Config{
+		Source:         cfg.TokenSource,
+		AppID:          cfg.AppID,
+		Fetcher:        fetcher,
+		StoreURL:       cfg.TokenStore,
+		KeyPrefix:      cfg.TokenKeyPrefix,
+		Margin:         cfg.TokenMargin,
+		CloudBaseFile:  cfg.CloudBaseTokenFile,
+		CloudBaseToken: cfg.CloudBaseToken,
+		Logger:         logger.With("component", "token"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("token source: %w", err)
+	}
+	m.Tokens = tokens
+
+	if m.WeChat, err = wechat.New(tokens, wxOpts...); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("wechat client: %w", err)
+	}
+	policy := imagesrc.Policy{
+		MaxBytes:     cfg.MaxImageBytes,
+		AllowHosts:   cfg.ImageURLAllowHosts,
+		TrustedHosts: cfg.ImageURLTrustedHosts,
+	}
+	if m.Service, err = ocr.New(ocr.Options{
+		WeChat:        m.WeChat,
+		URLPolicy:     policy,
+		MaxImageBytes: cfg.MaxImageBytes,
+		CloudEnv:      cfg.CloudEnv,
+		Logger:        logger.With("component", "ocr"),
+	}); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("recognition service: %w", err)
+	}
+	if m.Handler, err = handler.New(handler.Options{
+		Service:            m.Service,
+		Refresher:          tokens,
+		RefreshLead:        cfg.TokenRefreshLead,
+		APIKeys:            cfg.APIKeys,
+		AdminKeys:          cfg.AdminKeys,
+		AuthDisabled:       authDisabled,
+		RateLimitPerMinute: cfg.RateLimitPerMinute,
+		MaxImageBytes:      cfg.MaxImageBytes,
+		Logger:             logger,
+		Version:            Version,
+	}); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("handler: %w", err)
+	}
+	if !authDisabled && len(cfg.APIKeys) == 0 {
+		logger.Warn("API_KEYS is empty: every HTTP request will be answered UNAUTHORIZED; cloud calls and timers still work")
+	}
+	return m, nil
+}
+
+// Close releases the token store connection.
+func (m *Main) Close() error {
+	if m.Tokens != nil {
+		return m.Tokens.Close()
+	}
+	return nil
+}
+
+// newLogger makes the JSON logger every command uses; LOG_LEVEL picks the level.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(strings.ToUpper(strings.TrimSpace(level)))); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// loadConfig reads the configuration from getenv and reports every problem at once, each
+// naming its variable.
+func loadConfig(getenv func(string) string, stderr io.Writer) (*config.Config, bool) {
+	cfg, err := config.FromEnv(getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "scf-idcard-ocr: configuration is invalid:")
+		var joined interface{ Unwrap() []error }
+		if errors.As(err, &joined) {
+			for _, e := range joined.Unwrap() {
+				fmt.Fprintf(stderr, "  %v\n", e)
+			}
+		} else {
+			fmt.Fprintf(stderr, "  %v\n", err)
+		}
+		return nil, false
+	}
+	return cfg, true
+}
