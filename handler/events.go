@@ -210,15 +210,50 @@ func (b *flexBool) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// probe holds the few fields that tell event kinds apart. Unknown fields are skipped by the
-// decoder without allocation, so probing a large cloud-call payload costs one scan.
+// probe holds the few fields that tell event kinds apart, as views of the event's text.
 type probe struct {
-	Type           string          `json:"Type"`
-	TriggerName    string          `json:"TriggerName"`
-	HTTPMethod     json.RawMessage `json:"httpMethod"`
-	Path           json.RawMessage `json:"path"`
-	RequestContext json.RawMessage `json:"requestContext"`
-	Headers        json.RawMessage `json:"headers"`
+	Type, TriggerName                         string
+	HTTPMethod, Path, RequestContext, Headers []byte
+}
+
+// probeEvent validates the event and picks out the probe fields in one pass of the fast
+// scanner (see decodeRequestJSON), so that a cloud call carrying a 2 MB image is not run
+// through encoding/json's scanner once more. Keys match case-insensitively, the last
+// duplicate wins, as in encoding/json; a probe field of another type is left empty.
+func probeEvent(data []byte) (probe, error) {
+	var p probe
+	s := &scanner{data: data}
+	err := s.object(func(key string) error {
+		tok, err := s.value()
+		if err != nil {
+			return err
+		}
+		switch {
+		case strings.EqualFold(key, "Type"):
+			p.Type = ""
+			_ = json.Unmarshal(tok, &p.Type)
+		case strings.EqualFold(key, "TriggerName"):
+			p.TriggerName = ""
+			_ = json.Unmarshal(tok, &p.TriggerName)
+		case strings.EqualFold(key, "httpMethod"):
+			p.HTTPMethod = tok
+		case strings.EqualFold(key, "path"):
+			p.Path = tok
+		case strings.EqualFold(key, "requestContext"):
+			p.RequestContext = tok
+		case strings.EqualFold(key, "headers"):
+			p.Headers = tok
+		}
+		return nil
+	})
+	if err != nil {
+		return p, err
+	}
+	s.ws()
+	if s.pos != len(s.data) {
+		return p, s.errorf("invalid character after the top-level value")
+	}
+	return p, nil
 }
 
 // errNotObject means an event that is valid JSON but not an object.
@@ -240,14 +275,9 @@ func DecodeEvent(raw []byte, cloudCall bool) (*Event, error) {
 		}
 		return nil, &DecodeError{KindCallFunction, errNotObject}
 	}
-	var p probe
-	if err := json.Unmarshal(trimmed, &p); err != nil {
-		if !json.Valid(trimmed) {
-			return nil, &DecodeError{KindCallFunction, errors.New("the event is not valid JSON")}
-		}
-		// Valid JSON whose probed fields have other types is a cloud call's data, which
-		// is validated like a request body.
-		return &Event{Kind: KindCallFunction, Call: trimmed}, nil
+	p, err := probeEvent(trimmed)
+	if err != nil {
+		return nil, &DecodeError{KindCallFunction, errors.New("the event is not valid JSON")}
 	}
 	if !cloudCall && p.Type == "Timer" && p.TriggerName != "" {
 		var t TimerEvent
@@ -277,10 +307,10 @@ func DecodeEvent(raw []byte, cloudCall bool) (*Event, error) {
 	return &Event{Kind: KindCallFunction, Call: trimmed}, nil
 }
 
-func isJSONString(raw json.RawMessage) bool {
+func isJSONString(raw []byte) bool {
 	return len(raw) > 0 && raw[0] == '"'
 }
 
-func isJSONObject(raw json.RawMessage) bool {
+func isJSONObject(raw []byte) bool {
 	return len(raw) > 0 && raw[0] == '{'
 }

@@ -1,6 +1,7 @@
 package handler
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -218,12 +219,20 @@ func FuzzDecodeEvent(f *testing.F) {
 	f.Add([]byte(`{"Type":"Timer","TriggerName":"x"}`), true)
 	f.Fuzz(func(t *testing.T, raw []byte, cloudCall bool) {
 		ev, err := DecodeEvent(raw, cloudCall)
+		valid := json.Valid(raw)
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {
 				t.Fatalf("error is not a *DecodeError: %v", err)
 			}
+			trimmed := bytes.TrimSpace(raw)
+			if valid && len(trimmed) > 0 && trimmed[0] == '{' && de.Kind == KindCallFunction {
+				t.Fatalf("valid JSON object refused as a cloud call: %v", err)
+			}
 			return
+		}
+		if !valid {
+			t.Fatal("invalid JSON accepted")
 		}
 		checkShape(t, ev)
 		if cloudCall && ev.Kind == KindTimer {
