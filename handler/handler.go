@@ -22,6 +22,7 @@ import (
 	"github.com/wxocr/scf-idcard-ocr/apperr"
 	"github.com/wxocr/scf-idcard-ocr/idcard"
 	"github.com/wxocr/scf-idcard-ocr/ocr"
+	"github.com/wxocr/scf-idcard-ocr/ratelimit"
 	"github.com/wxocr/scf-idcard-ocr/token"
 )
 
@@ -48,8 +49,13 @@ type Options struct {
 	AdminKeys []string
 	// AuthDisabled turns key checks off: the sandbox only.
 	AuthDisabled bool
-	// RateLimitPerMinute is each caller's budget (token bucket, per instance); 0 = off.
+	// RateLimitPerMinute is each caller's budget per minute. Without Limiter it is enforced
+	// per instance (token bucket); 0 = off. With Limiter it sizes the in-memory limiter used
+	// when Limiter fails, and must then be > 0.
 	RateLimitPerMinute int
+	// Limiter, when set, decides the rate limit (ratelimit.New's limiter shared through
+	// Redis); when it reports an error the request is limited in memory, never unlimited.
+	Limiter ratelimit.Limiter
 	// MaxImageBytes is the largest image accepted (default DefaultMaxImageBytes); request
 	// bodies are capped from it.
 	MaxImageBytes int64
@@ -69,7 +75,8 @@ type Handler struct {
 	apiKeys      keySet
 	adminKeys    keySet
 	authDisabled bool
-	limiter      *limiter
+	limiter      ratelimit.Limiter // nil: off
+	local        *ratelimit.Memory // when limiter fails
 	maxImage     int64
 	log          *slog.Logger
 	now          func() time.Time
@@ -84,6 +91,9 @@ func New(o Options) (*Handler, error) {
 	if o.RateLimitPerMinute < 0 {
 		return nil, fmt.Errorf("handler: RateLimitPerMinute must be >= 0, got %d", o.RateLimitPerMinute)
 	}
+	if o.Limiter != nil && o.RateLimitPerMinute == 0 {
+		return nil, errors.New("handler: RateLimitPerMinute must be > 0 with a Limiter: it sizes the fallback")
+	}
 	if o.MaxImageBytes < 0 {
 		return nil, fmt.Errorf("handler: MaxImageBytes must be >= 0, got %d", o.MaxImageBytes)
 	}
@@ -97,7 +107,7 @@ func New(o Options) (*Handler, error) {
 		apiKeys:      newKeySet(o.APIKeys),
 		adminKeys:    newKeySet(o.AdminKeys),
 		authDisabled: o.AuthDisabled,
-		limiter:      newLimiter(o.RateLimitPerMinute),
+		limiter:      o.Limiter,
 		maxImage:     o.MaxImageBytes,
 		log:          o.Logger,
 		now:          o.Now,
@@ -114,6 +124,12 @@ func New(o Options) (*Handler, error) {
 	}
 	if h.now == nil {
 		h.now = time.Now
+	}
+	if o.RateLimitPerMinute > 0 {
+		h.local = ratelimit.NewMemory(o.RateLimitPerMinute, h.now)
+		if h.limiter == nil {
+			h.limiter = h.local
+		}
 	}
 	if !h.authDisabled && len(h.apiKeys) == 0 {
 		// Fail closed rather than refuse to start: a function serving only cloud calls
@@ -249,9 +265,18 @@ func callerKey(ri *reqInfo) string {
 	return "anonymous"
 }
 
-// rateLimit takes one token for the caller; the error carries Retry-After seconds.
-func (h *Handler) rateLimit(ri *reqInfo) (time.Duration, error) {
-	ok, wait := h.limiter.allow(callerKey(ri), h.now())
+// rateLimit takes one request from the caller's budget; the error carries Retry-After
+// seconds. A limiter that cannot decide is replaced by the in-memory one for this request.
+func (h *Handler) rateLimit(ctx context.Context, ri *reqInfo) (time.Duration, error) {
+	if h.limiter == nil {
+		return 0, nil
+	}
+	key := callerKey(ri)
+	ok, wait, err := h.limiter.Allow(ctx, key)
+	if err != nil {
+		h.log.Debug("rate limiter failed; limiting in memory", "requestId", ri.id, "err", err)
+		ok, wait, _ = h.local.Allow(ctx, key)
+	}
 	if ok {
 		return 0, nil
 	}
@@ -272,7 +297,7 @@ func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInf
 	if !h.authorize(w, r, ri, h.apiKeys, "api") {
 		return
 	}
-	if wait, err := h.rateLimit(ri); err != nil {
+	if wait, err := h.rateLimit(r.Context(), ri); err != nil {
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second), 10))
 		h.writeError(w, ri, err)
 		return

@@ -116,7 +116,7 @@ func (h *Handler) serveCall(ctx context.Context, ri *reqInfo, data json.RawMessa
 		// Older runtimes carry the caller in the event; the platform fills userInfo.
 		ri.openID = ui.OpenID
 	}
-	if _, lerr := h.rateLimit(ri); lerr != nil {
+	if _, lerr := h.rateLimit(ctx, ri); lerr != nil {
 		return h.callError(ri, lerr)
 	}
 	if err != nil {
