@@ -12,6 +12,7 @@ import (
 	"github.com/wxocr/scf-idcard-ocr/handler"
 	"github.com/wxocr/scf-idcard-ocr/imagesrc"
 	"github.com/wxocr/scf-idcard-ocr/ocr"
+	"github.com/wxocr/scf-idcard-ocr/ratelimit"
 	"github.com/wxocr/scf-idcard-ocr/token"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
 )
@@ -28,6 +29,8 @@ type Main struct {
 
 	// AuthDisabled is set by the sandbox only.
 	AuthDisabled bool
+
+	limiter ratelimit.Limiter // closed by Close when it holds a Redis client
 }
 
 // NewMain builds the dependencies from cfg. Nothing here calls WeChat: the token is fetched on
@@ -85,6 +88,16 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 		m.Close()
 		return nil, fmt.Errorf("recognition service: %w", err)
 	}
+	// The rate limit is shared through the token store's Redis when there is one.
+	if m.limiter, err = ratelimit.New(ratelimit.Config{
+		PerMinute: cfg.RateLimitPerMinute,
+		StoreURL:  cfg.TokenStore,
+		KeyPrefix: cfg.RateLimitKeyPrefix,
+		Logger:    logger.With("component", "ratelimit"),
+	}); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("rate limiter: %w", err)
+	}
 	if m.Handler, err = handler.New(handler.Options{
 		Service:            m.Service,
 		Refresher:          tokens,
@@ -93,6 +106,7 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 		AdminKeys:          cfg.AdminKeys,
 		AuthDisabled:       authDisabled,
 		RateLimitPerMinute: cfg.RateLimitPerMinute,
+		Limiter:            m.limiter,
 		MaxImageBytes:      cfg.MaxImageBytes,
 		Logger:             logger,
 		Version:            Version,
@@ -106,12 +120,16 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 	return m, nil
 }
 
-// Close releases the token store connection.
+// Close releases the token store and rate limiter connections.
 func (m *Main) Close() error {
+	var errs []error
 	if m.Tokens != nil {
-		return m.Tokens.Close()
+		errs = append(errs, m.Tokens.Close())
 	}
-	return nil
+	if c, ok := m.limiter.(io.Closer); ok {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // newLogger makes the JSON logger every command uses; LOG_LEVEL picks the level.

@@ -66,6 +66,7 @@ type Config struct {
 
 	UpstreamTimeout    time.Duration // UPSTREAM_TIMEOUT
 	RateLimitPerMinute int           // RATE_LIMIT_PER_MINUTE, 0 = off
+	RateLimitKeyPrefix string        // RATE_LIMIT_KEY_PREFIX
 	LogLevel           slog.Level    // LOG_LEVEL
 }
 
@@ -97,7 +98,8 @@ var vars = []Var{
 	{"IMAGE_URL_ALLOW_HOSTS", "", "comma-separated hosts imageUrl may point at (host, host:port or *.domain); empty: any public https host", false},
 	{"IMAGE_URL_TRUSTED_HOSTS", "", "comma-separated hosts for which plain http and private addresses are allowed in imageUrl", false},
 	{"UPSTREAM_TIMEOUT", "10s", "timeout of one call to WeChat (Go duration or seconds)", false},
-	{"RATE_LIMIT_PER_MINUTE", "30", "requests per minute per caller and instance; 0 turns the limit off", false},
+	{"RATE_LIMIT_PER_MINUTE", "30", "requests per minute per caller (openid, API key or client IP); shared by all instances through TOKEN_STORE when it is redis:// or rediss://, else per instance (also while Redis is down); 0 turns the limit off", false},
+	{"RATE_LIMIT_KEY_PREFIX", "idcard-ocr:rl:", "key prefix of the rate-limit counters in Redis (a digest of the caller is appended, never the caller itself)", false},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false},
 }
 
@@ -177,10 +179,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.AdminKeys = p.keys("ADMIN_API_KEYS")
 
 	c.TokenStore = p.tokenStore()
-	c.TokenKeyPrefix = p.get("TOKEN_KEY_PREFIX")
-	if len(c.TokenKeyPrefix) > 128 || strings.ContainsFunc(c.TokenKeyPrefix, isSpaceOrControl) {
-		p.fail("TOKEN_KEY_PREFIX", "must be at most 128 characters without spaces, got %q", c.TokenKeyPrefix)
-	}
+	c.TokenKeyPrefix = p.keyPrefix("TOKEN_KEY_PREFIX")
 	c.TokenMargin = p.duration("TOKEN_EXPIRY_MARGIN", 0, time.Hour)
 	c.TokenRefreshLead = p.duration("TOKEN_REFRESH_LEAD", time.Second, 2*time.Hour)
 	if c.TokenRefreshLead > 0 && c.TokenRefreshLead <= c.TokenMargin {
@@ -200,6 +199,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 
 	c.UpstreamTimeout = p.duration("UPSTREAM_TIMEOUT", 100*time.Millisecond, 15*time.Minute)
 	c.RateLimitPerMinute = p.rateLimit()
+	c.RateLimitKeyPrefix = p.keyPrefix("RATE_LIMIT_KEY_PREFIX")
 	c.LogLevel = p.logLevel()
 
 	if err := errors.Join(p.errs...); err != nil {
@@ -377,6 +377,15 @@ func (p *parser) rateLimit() int {
 	return n
 }
 
+// keyPrefix reads a Redis key prefix: at most 128 characters without spaces.
+func (p *parser) keyPrefix(name string) string {
+	v := p.get(name)
+	if len(v) > 128 || strings.ContainsFunc(v, isSpaceOrControl) {
+		p.fail(name, "must be at most 128 characters without spaces, got %q", v)
+	}
+	return v
+}
+
 func (p *parser) hosts(name string) []string {
 	hosts := splitList(p.get(name))
 	for _, h := range hosts {
@@ -477,6 +486,7 @@ func (c *Config) Redacted() map[string]string {
 		"IMAGE_URL_TRUSTED_HOSTS":     strings.Join(c.ImageURLTrustedHosts, ","),
 		"UPSTREAM_TIMEOUT":            c.UpstreamTimeout.String(),
 		"RATE_LIMIT_PER_MINUTE":       strconv.Itoa(c.RateLimitPerMinute),
+		"RATE_LIMIT_KEY_PREFIX":       c.RateLimitKeyPrefix,
 		"LOG_LEVEL":                   strings.ToLower(c.LogLevel.String()),
 	}
 	return m

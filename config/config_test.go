@@ -38,6 +38,7 @@ func TestDefaults(t *testing.T) {
 		MaxImageBytes:      2097152,
 		UpstreamTimeout:    10 * time.Second,
 		RateLimitPerMinute: 30,
+		RateLimitKeyPrefix: "idcard-ocr:rl:",
 		LogLevel:           slog.LevelInfo,
 	}
 	if !reflect.DeepEqual(c, want) {
@@ -98,6 +99,7 @@ func TestValues(t *testing.T) {
 		"IMAGE_URL_TRUSTED_HOSTS", "127.0.0.1:9000",
 		"UPSTREAM_TIMEOUT", "2.5",
 		"RATE_LIMIT_PER_MINUTE", "0",
+		"RATE_LIMIT_KEY_PREFIX", "app:rl:",
 		"LOG_LEVEL", "DEBUG",
 	))
 	if err != nil {
@@ -123,6 +125,7 @@ func TestValues(t *testing.T) {
 		{"TrustedHosts", c.ImageURLTrustedHosts, []string{"127.0.0.1:9000"}},
 		{"UpstreamTimeout", c.UpstreamTimeout, 2500 * time.Millisecond},
 		{"RateLimit", c.RateLimitPerMinute, 0},
+		{"RateLimitKeyPrefix", c.RateLimitKeyPrefix, "app:rl:"},
 		{"LogLevel", c.LogLevel, slog.LevelDebug},
 	}
 	for _, ch := range checks {
@@ -194,6 +197,7 @@ func TestValidationErrors(t *testing.T) {
 		{[]string{"TOKEN_STORE", "redis://:hunter2hunter2@host:6379/zero"}, `TOKEN_STORE: the redis database must be a number, like redis://host:6379/0, got "redis://:***@host:6379/zero"`},
 		{[]string{"TOKEN_STORE", "redis://host:0/0"}, `TOKEN_STORE: invalid port in "redis://host:0/0"`},
 		{[]string{"TOKEN_KEY_PREFIX", "a b"}, `TOKEN_KEY_PREFIX: must be at most 128 characters without spaces, got "a b"`},
+		{[]string{"RATE_LIMIT_KEY_PREFIX", "rl\tx"}, `RATE_LIMIT_KEY_PREFIX: must be at most 128 characters without spaces, got "rl\tx"`},
 		{[]string{"TOKEN_EXPIRY_MARGIN", "soon"}, `TOKEN_EXPIRY_MARGIN: must be a duration like "5m" or a number of seconds, got "soon"`},
 		{[]string{"TOKEN_EXPIRY_MARGIN", "-1s"}, `TOKEN_EXPIRY_MARGIN: must be between 0s and 1h0m0s, got "-1s"`},
 		{[]string{"TOKEN_EXPIRY_MARGIN", "NaN"}, `TOKEN_EXPIRY_MARGIN: must be a duration like "5m" or a number of seconds, got "NaN"`},
@@ -369,7 +373,7 @@ func TestVarsListed(t *testing.T) {
 	want := []string{"WX_APPID", "WX_APPSECRET", "WX_API_BASE", "WX_CLOUD_ENV", "API_KEYS", "ADMIN_API_KEYS",
 		"TOKEN_SOURCE", "TOKEN_STORE", "TOKEN_KEY_PREFIX", "TOKEN_EXPIRY_MARGIN", "TOKEN_REFRESH_LEAD",
 		"CLOUDBASE_ACCESS_TOKEN_FILE", "WX_CLOUDBASE_ACCESSTOKEN", "MAX_IMAGE_BYTES", "IMAGE_URL_ALLOW_HOSTS",
-		"IMAGE_URL_TRUSTED_HOSTS", "UPSTREAM_TIMEOUT", "RATE_LIMIT_PER_MINUTE", "LOG_LEVEL"}
+		"IMAGE_URL_TRUSTED_HOSTS", "UPSTREAM_TIMEOUT", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_KEY_PREFIX", "LOG_LEVEL"}
 	var got, secrets []string
 	for _, v := range Vars() {
 		got = append(got, v.Name)
