@@ -25,7 +25,25 @@ type fleet struct {
 	emu   *emulator.Emulator
 	bases []string
 	procs []*exec.Cmd
-	logs  []*bytes.Buffer
+	logs  []*lockedBuffer
+}
+
+// lockedBuffer collects a process's log while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 const fleetKey = "fleet-key-0123456789abcdef"
@@ -55,13 +73,13 @@ func startFleet(t *testing.T, n int, redisURL string) *fleet {
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		// The first log line names the address it listens on.
-		log := &bytes.Buffer{}
+		log := &lockedBuffer{}
 		sc := bufio.NewScanner(stderr)
 		var base string
 		timer := time.AfterFunc(15*time.Second, func() { _ = cmd.Process.Kill() })
 		for sc.Scan() {
 			line := sc.Text()
-			log.WriteString(line + "\n")
+			_, _ = log.Write([]byte(line + "\n"))
 			if i := strings.Index(line, `"addr":"`); i >= 0 && strings.Contains(line, `"msg":"serving"`) {
 				rest := line[i+len(`"addr":"`):]
 				base = "http://" + rest[:strings.IndexByte(rest, '"')]
@@ -72,19 +90,7 @@ func startFleet(t *testing.T, n int, redisURL string) *fleet {
 		if base == "" {
 			t.Fatalf("instance %d never served:\n%s", i, log)
 		}
-		var mu sync.Mutex
-		go func() {
-			buf := make([]byte, 4096)
-			for {
-				n, err := stderr.Read(buf)
-				mu.Lock()
-				log.Write(buf[:n])
-				mu.Unlock()
-				if err != nil {
-					return
-				}
-			}
-		}()
+		go func() { _, _ = io.Copy(log, stderr) }()
 		f.bases = append(f.bases, base)
 		f.procs = append(f.procs, cmd)
 		f.logs = append(f.logs, log)
