@@ -190,8 +190,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.writeError(w, ri, apperr.Wrap(apperr.Internal, fmt.Errorf("panic: %v", p), "internal error"))
 		}
 	}()
-	path := strings.TrimSuffix(r.URL.Path, "/")
-	switch path {
+	switch route(r.URL.Path) {
 	case "/healthz":
 		if !allowMethod(w, r, ri, h, http.MethodGet, http.MethodHead) {
 			return
@@ -211,6 +210,25 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e := apperr.Errorf(apperr.InvalidRequest, "no such endpoint: %s %s", r.Method, r.URL.Path)
 		h.writeErrorStatus(w, ri, http.StatusNotFound, e)
 	}
+}
+
+// routes are the endpoints ServeHTTP knows.
+var routes = [...]string{"/v1/idcard", "/v1/token/refresh", "/healthz"}
+
+// route maps a request path to its endpoint, or "" for none. Gateways pass paths with a
+// prefix: API Gateway may add the stage, CloudBase HTTP access keeps the service's route
+// prefix (/idcard-ocr/v1/idcard), and a web function behind a proxy sees whatever the proxy
+// forwards. So a path matches an endpoint when it is the endpoint or ends with it after a
+// '/'-bounded prefix; every endpoint starts with '/', which makes a suffix match exactly that
+// (/xv1/idcard does not end with /v1/idcard). One trailing slash is ignored.
+func route(path string) string {
+	path = strings.TrimSuffix(path, "/")
+	for _, r := range routes {
+		if strings.HasSuffix(path, r) {
+			return r
+		}
+	}
+	return ""
 }
 
 type healthBody struct {
