@@ -47,29 +47,13 @@ func cmdInvoke(args []string, env Env) int {
 		return 2
 	}
 
-	getenv := env.Getenv
-	logger := newLogger(env.Stderr, getenv("LOG_LEVEL"))
-	if *sandboxMode {
-		sb, err := StartSandbox(logger)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "invoke: %v\n", err)
-			return 1
-		}
-		defer sb.Close()
-		getenv = sb.Getenv(getenv)
-	}
-	cfg, ok := loadConfig(getenv, env.Stderr)
-	if !ok {
-		return 2
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	m, err := NewMain(ctx, cfg, logger, *sandboxMode)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "invoke: %v\n", err)
-		return 1
+	in, code := openInstance(ctx, "invoke", env, *sandboxMode)
+	if in == nil {
+		return code
 	}
-	defer m.Close()
+	defer in.Close()
 
 	ctx = functioncontext.NewContext(ctx, &functioncontext.FunctionContext{
 		RequestID:     newInvocationID(),
@@ -77,7 +61,7 @@ func cmdInvoke(args []string, env Env) int {
 		TimeLimitInMs: int32(timeout.Milliseconds()),
 		Environment:   invEnv,
 	})
-	out, err := m.Handler.Invoke(ctx, json.RawMessage(raw))
+	out, err := in.Handler.Invoke(ctx, json.RawMessage(raw))
 	if err != nil {
 		// SCF reports a handler error as an error object instead of a payload.
 		b, _ := json.Marshal(map[string]string{"errorType": fmt.Sprintf("%T", err), "errorMessage": err.Error()})

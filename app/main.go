@@ -159,3 +159,50 @@ func loadConfig(getenv func(string) string, stderr io.Writer) (*config.Config, b
 	}
 	return cfg, true
 }
+
+// instance is what a command runs on: the Main and, with --sandbox, the emulator it talks to.
+type instance struct {
+	*Main
+	Sandbox *Sandbox
+}
+
+// openInstance starts the sandbox when asked (its settings overlay the environment), reads
+// the configuration and builds the Main. On failure it has reported why on stderr and returns
+// the exit code: 2 for invalid configuration, 1 otherwise.
+func openInstance(ctx context.Context, name string, env Env, sandboxMode bool) (*instance, int) {
+	getenv := env.Getenv
+	logger := newLogger(env.Stderr, getenv("LOG_LEVEL"))
+	in := &instance{}
+	if sandboxMode {
+		sb, err := StartSandbox(logger)
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
+			return nil, 1
+		}
+		in.Sandbox = sb
+		getenv = sb.Getenv(getenv)
+	}
+	cfg, ok := loadConfig(getenv, env.Stderr)
+	if !ok {
+		in.Close()
+		return nil, 2
+	}
+	m, err := NewMain(ctx, cfg, logger, sandboxMode)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "%s: %v\n", name, err)
+		in.Close()
+		return nil, 1
+	}
+	in.Main = m
+	return in, 0
+}
+
+// Close releases the Main and stops the sandbox.
+func (in *instance) Close() {
+	if in.Main != nil {
+		_ = in.Main.Close()
+	}
+	if in.Sandbox != nil {
+		in.Sandbox.Close()
+	}
+}

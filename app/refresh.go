@@ -17,33 +17,17 @@ func cmdRefreshToken(args []string, env Env) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
-	getenv := env.Getenv
-	logger := newLogger(env.Stderr, getenv("LOG_LEVEL"))
-	if *sandboxMode {
-		sb, err := StartSandbox(logger)
-		if err != nil {
-			fmt.Fprintf(env.Stderr, "refresh-token: %v\n", err)
-			return 1
-		}
-		defer sb.Close()
-		getenv = sb.Getenv(getenv)
-	}
-	cfg, ok := loadConfig(getenv, env.Stderr)
-	if !ok {
-		return 2
-	}
-	if *lead == 0 {
-		*lead = cfg.TokenRefreshLead
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	m, err := NewMain(ctx, cfg, logger, false)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "refresh-token: %v\n", err)
-		return 1
+	in, code := openInstance(ctx, "refresh-token", env, *sandboxMode)
+	if in == nil {
+		return code
 	}
-	defer m.Close()
-	rep, err := m.Tokens.Refresh(ctx, *lead)
+	defer in.Close()
+	if *lead == 0 {
+		*lead = in.Config.TokenRefreshLead
+	}
+	rep, err := in.Tokens.Refresh(ctx, *lead)
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "refresh-token: %v\n", err)
 		return 1

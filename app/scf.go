@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/tencentyun/scf-go-lib/cloudfunction"
 )
@@ -10,18 +9,12 @@ import (
 // cmdSCF serves SCF invocations over scf-go-lib's RPC on _LAMBDA_SERVER_PORT. The handler gets
 // the raw event bytes (no reflection round trip) and the invocation's deadline as its context.
 func cmdSCF(env Env) int {
-	logger := newLogger(env.Stderr, env.Getenv("LOG_LEVEL"))
-	cfg, ok := loadConfig(env.Getenv, env.Stderr)
-	if !ok {
-		return 2
+	in, code := openInstance(context.Background(), "scf", env, false)
+	if in == nil {
+		return code
 	}
-	m, err := NewMain(context.Background(), cfg, logger, false)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "scf: %v\n", err)
-		return 1
-	}
-	defer m.Close()
-	cloudfunction.StartHandler(scfHandler{m})
+	defer in.Close()
+	cloudfunction.StartHandler(scfHandler{in.Main})
 	return 0 // StartHandler never returns
 }
 

@@ -18,32 +18,18 @@ func cmdServe(args []string, env Env) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
-	getenv := env.Getenv
-	logger := newLogger(env.Stderr, getenv("LOG_LEVEL"))
-	var sb *Sandbox
-	if *sandboxMode {
-		var err error
-		if sb, err = StartSandbox(logger); err != nil {
+	in, code := openInstance(context.Background(), "serve", env, *sandboxMode)
+	if in == nil {
+		return code
+	}
+	defer in.Close()
+	if *printConfig {
+		if err := in.Config.Print(env.Stdout); err != nil {
 			fmt.Fprintf(env.Stderr, "serve: %v\n", err)
 			return 1
 		}
-		defer sb.Close()
-		getenv = sb.Getenv(getenv)
-	}
-	cfg, ok := loadConfig(getenv, env.Stderr)
-	if !ok {
-		return 2
-	}
-	if *printConfig {
-		cfg.Print(env.Stdout)
 		return 0
 	}
-	m, err := NewMain(context.Background(), cfg, logger, *sandboxMode)
-	if err != nil {
-		fmt.Fprintf(env.Stderr, "serve: %v\n", err)
-		return 1
-	}
-	defer m.Close()
 
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -51,14 +37,14 @@ func cmdServe(args []string, env Env) int {
 		return 1
 	}
 	srv := &http.Server{
-		Handler:           m.Handler,
+		Handler:           in.Handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second,
 	}
-	if sb != nil {
-		printSandboxBanner(env, ln.Addr().String(), sb)
+	if in.Sandbox != nil {
+		printSandboxBanner(env, ln.Addr().String(), in.Sandbox)
 	} else {
-		logger.Info("serving", "addr", ln.Addr().String(), "version", Version)
+		in.Logger.Info("serving", "addr", ln.Addr().String(), "version", Version)
 	}
 	return serveUntilSignal(srv, ln, env)
 }
