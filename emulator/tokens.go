@@ -16,7 +16,10 @@ const overlap = 5 * time.Minute
 
 // tokenRecord is the emulator's view of one issued token.
 type tokenRecord struct {
-	stable    bool
+	stable bool
+	// cloudbase marks a CloudBase access token: accepted only as cloudbase_access_token=,
+	// as WeChat tokens are accepted only as access_token=.
+	cloudbase bool
 	expiresAt time.Time
 	// invalidAt is when the token stopped (or stops) being the latest: superseded, force
 	// refreshed or revoked. Zero means never. Past it the token answers 40001, past
@@ -68,10 +71,20 @@ func (e *Emulator) tokenState(value string, now time.Time) int {
 	return 0
 }
 
-// checkToken answers the API call's access_token check; false means an error was written.
+// checkToken answers the API call's token check; false means an error was written. The
+// token is access_token= (a WeChat token) or, from CloudBase, cloudbase_access_token= (a token
+// of IssueCloudBaseToken); a token given in the other parameter is not recognised.
 func (e *Emulator) checkToken(w http.ResponseWriter, r *http.Request) bool {
+	q := r.URL.Query()
+	value, cloudbase := q.Get("access_token"), false
+	if cb, ok := q["cloudbase_access_token"]; ok && value == "" && len(cb) > 0 {
+		value, cloudbase = cb[0], true
+	}
 	e.mu.Lock()
-	code := e.tokenState(r.URL.Query().Get("access_token"), e.now())
+	code := e.tokenState(value, e.now())
+	if rec := e.tokens[value]; code == 0 && rec.cloudbase != cloudbase {
+		code = CodeInvalidCredential
+	}
 	e.mu.Unlock()
 	if code != 0 {
 		e.fail(w, code, "")
@@ -80,8 +93,9 @@ func (e *Emulator) checkToken(w http.ResponseWriter, r *http.Request) bool {
 	return true
 }
 
-// Revoke invalidates every token issued so far (they answer 40001), as when the app secret is
-// reset or another party rotated the token; the next fetch issues a fresh one.
+// Revoke invalidates every token issued so far (they answer 40001), CloudBase tokens
+// included, as when the app secret is reset or another party rotated the token; the next
+// fetch issues a fresh one.
 func (e *Emulator) Revoke() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -101,6 +115,29 @@ func (e *Emulator) issueLocked(stable bool, now time.Time) string {
 	v := newTokenValue()
 	e.tokens[v] = &tokenRecord{stable: stable, expiresAt: now.Add(e.ttl)}
 	e.issued++
+	return v
+}
+
+// DefaultCloudBaseTokenTTL is the lifetime of a CloudBase access token when
+// IssueCloudBaseToken is given none: CloudBase's documented 30 minutes.
+const DefaultCloudBaseTokenTTL = 30 * time.Minute
+
+// IssueCloudBaseToken returns a new CloudBase access token valid for ttl (default
+// DefaultCloudBaseTokenTTL), accepted as cloudbase_access_token= by /cv/ocr/idcard and
+// /tcb/batchdownloadfile. CloudBase pushes these into the function (a file or
+// WX_CLOUDBASE_ACCESSTOKEN) rather than handing them out on request, so tests issue them here
+// and write them where the function reads them. They are independent of stable and legacy
+// tokens and do not count in Stats.TokensIssued (no token endpoint was called).
+func (e *Emulator) IssueCloudBaseToken(ttl time.Duration) string {
+	if ttl <= 0 {
+		ttl = DefaultCloudBaseTokenTTL
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	e.pruneLocked(now)
+	v := "cb_" + newTokenValue()
+	e.tokens[v] = &tokenRecord{cloudbase: true, expiresAt: now.Add(ttl)}
 	return v
 }
 
