@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,8 +127,15 @@ func (e *Emulator) takeFault(endpoint string) *Fault {
 
 // applyFault acts out f; false means the request should still be served (delay only).
 func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, f *Fault) bool {
-	if f.Delay > 0 && !e.sleep(r, f.Delay) {
-		return true // the client went away; nobody reads an answer
+	if f.Delay > 0 {
+		// net/http notices that a client hung up (and cancels r.Context) only once the
+		// request body has been read; with an unread upload a client that times out would
+		// hold the handler for the whole delay. So the body is read first: kept for the
+		// endpoint when the call is served after the delay, discarded otherwise.
+		takeBody(r, f.servedAfterDelay())
+		if !e.sleep(r, f.Delay) {
+			return true // the client went away; nobody reads an answer
+		}
 	}
 	switch {
 	case f.Reset:
@@ -144,6 +152,33 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, f *Fault) 
 		return false
 	}
 	return true
+}
+
+// servedAfterDelay reports whether f answers the call normally once its delay is over.
+func (f *Fault) servedAfterDelay() bool {
+	return !f.Reset && f.ErrCode == 0 && (f.Status == 0 || f.Status == http.StatusOK)
+}
+
+// maxHeldBody bounds the body takeBody keeps in memory; anything beyond it is left unread
+// (the endpoints refuse such sizes anyway).
+const maxHeldBody = maxDrainBytes
+
+// takeBody reads r's body now. With keep, r.Body is replaced by the bytes read followed by
+// whatever was beyond maxHeldBody, so the endpoint still sees the whole body.
+func takeBody(r *http.Request, keep bool) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	if !keep {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxDrainBytes))
+		return
+	}
+	var buf bytes.Buffer
+	_, _ = buf.ReadFrom(io.LimitReader(r.Body, maxHeldBody))
+	r.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(&buf, r.Body), r.Body}
 }
 
 // sleepCtx waits d or until the request is abandoned; it reports whether d elapsed.
