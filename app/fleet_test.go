@@ -48,7 +48,8 @@ func (b *lockedBuffer) String() string {
 
 const fleetKey = "fleet-key-0123456789abcdef"
 
-func startFleet(t *testing.T, n int, redisURL string) *fleet {
+// startFleet starts n instances; extra KEY=VALUE settings override the defaults below.
+func startFleet(t *testing.T, n int, redisURL string, extra ...string) *fleet {
 	t.Helper()
 	f := &fleet{emu: emulator.New(emulator.Options{Files: emulator.SampleFiles()})}
 	up := httptest.NewServer(f.emu.Handler())
@@ -64,6 +65,7 @@ func startFleet(t *testing.T, n int, redisURL string) *fleet {
 			"RATE_LIMIT_PER_MINUTE=0",
 			"LOG_LEVEL=info",
 		)
+		cmd.Env = append(cmd.Env, extra...) // exec keeps the last value of a repeated key
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
