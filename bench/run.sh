@@ -2,7 +2,7 @@
 # bench/run.sh: measures the performance figures of issue 3 §8 and writes bench/results.md (and
 # the table in bench/README.md). Loopback only; every step is bounded by `timeout`.
 #
-#   bench/run.sh                      # full run, a few minutes on 2 cores
+#   bench/run.sh                      # full run, one to two minutes on 2 cores
 #   RUNS=10 COUNT=3 BENCHTIME=100x bench/run.sh   # quicker, noisier
 #
 # Every figure is measured next to a baseline run on the same machine at the same time, and

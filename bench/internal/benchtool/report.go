@@ -227,9 +227,16 @@ func cmdReport(args []string) error {
 		fmt.Fprintf(&res, "| %s | %s | %s | %s | %s | %s |\n", b.label, ms(d), ms(h), ms(ho), ms(i), ms(iox))
 	}
 	res.WriteString("\n## Process figures\n\n")
-	for _, k := range []string{"invoke_line", "upstream_line", "version_line", "invoke2mb_line", "calls_per_invoke", "rss_source"} {
-		if v := fig[k]; v != "" {
-			fmt.Fprintf(&res, "- %s: `%s`\n", k, v)
+	for _, f := range []struct{ key, label string }{
+		{"invoke_line", "`main invoke` with testdata/events/callfunction-fileid.json, start to exit"},
+		{"upstream_line", "its upstream calls made directly (`benchtool upstream`)"},
+		{"version_line", "`main version`, start to exit"},
+		{"calls_per_invoke", "emulator calls per timed invoke"},
+		{"invoke2mb_line", "`main invoke` with the 2 MB imageBase64 event"},
+		{"rss_source", "peak RSS from"},
+	} {
+		if v := fig[f.key]; v != "" {
+			fmt.Fprintf(&res, "- %s: `%s`\n", f.label, v)
 		}
 	}
 	fmt.Fprintf(&res, "\n## Go benchmarks (`go test ./bench -bench . -benchtime %s -count %s`), raw\n\n```\n", fig["benchtime"], fig["count"])
