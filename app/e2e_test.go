@@ -129,6 +129,20 @@ func TestServeSandboxEndToEnd(t *testing.T) {
 		t.Fatalf("both sides: %d %v", status, m)
 	}
 
+	// Every sample pair gets the verdict its README promises.
+	for _, c := range []struct{ front, back, verdict string }{
+		{"cards/front-senior.png", "cards/back-longterm.png", "pass"},
+		{"cards/front.png", "cards/back-expired.png", "reject"},
+	} {
+		body := fmt.Sprintf(`{"front":{"fileId":%q},"back":{"fileId":%q}}`, SandboxFileID(c.front), SandboxFileID(c.back))
+		if status, m := postJSON(t, base+"/v1/idcard", body); status != 200 || m["verdict"] != c.verdict {
+			t.Errorf("%s + %s: %d %v, want verdict %s", c.front, c.back, status, m, c.verdict)
+		}
+	}
+	if status, m := postJSON(t, base+"/v1/idcard", fmt.Sprintf(`{"fileId":%q}`, SandboxFileID("cards/front-bad-checksum.png"))); status != 200 || m["verdict"] != "reject" {
+		t.Errorf("bad checksum: %d %v", status, m)
+	}
+
 	// The graceful stop: SIGTERM, exit 0.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

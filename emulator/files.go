@@ -223,11 +223,11 @@ var sampleCards = map[string]map[string]string{
 	// The same holder's previous card, issued 2012-07-01 at age 17: 10 years, ended 2022.
 	"back-expired.png": {"type": "Back", "valid_date": "20120701-20220701", "authority": "深圳市公安局南山分局"},
 	"front-senior.png": {
-		"type": "Front", "name": "李四", "id": "440304196003150313", "gender": "男", "nationality": "汉",
-		"addr": "广东省深圳市福田区福华一路1号",
+		"type": "Front", "name": "李四", "id": "110105196003150312", "gender": "男", "nationality": "汉",
+		"addr": "北京市朝阳区建国路1号",
 	},
 	// The senior holder's card, issued 2008-06-18 at age 48: 46+ → long-term.
-	"back-longterm.png": {"type": "Back", "valid_date": "20080618-长期", "authority": "深圳市公安局福田分局"},
+	"back-longterm.png": {"type": "Back", "valid_date": "20080618-长期", "authority": "北京市公安局朝阳分局"},
 	// Check digit of 371002200610020000 should be 3; everything else agrees with the number.
 	"front-bad-checksum.png": {
 		"type": "Front", "name": "王五", "id": "371002200610020000", "gender": "女", "nationality": "汉",

@@ -73,7 +73,7 @@ func TestOCRUploadRecognisesSampleCards(t *testing.T) {
 		t.Errorf("bad-checksum front: %v", m)
 	}
 	m = h.ocrUpload(tok, "img", sample(t, "front-senior.png"))
-	if m.str("id") != "440304196003150313" || m.str("gender") != "男" {
+	if m.str("id") != "110105196003150312" || m.str("gender") != "男" {
 		t.Errorf("senior front: %v", m)
 	}
 }
