@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -195,13 +194,5 @@ func wantCode(t *testing.T, what string, m wx, code int) {
 	}
 	if code == 0 && m["errcode"] != nil && m.str("errmsg") != "ok" {
 		t.Fatalf("%s: errmsg %q, want ok", what, m.str("errmsg"))
-	}
-}
-
-// mustContain fails unless s contains sub; for messages.
-func mustContain(t *testing.T, s, sub string) {
-	t.Helper()
-	if !strings.Contains(s, sub) {
-		t.Fatalf("%q does not contain %q", s, sub)
 	}
 }

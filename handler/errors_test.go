@@ -69,6 +69,9 @@ func TestErrorCodes(t *testing.T) {
 		}
 		resp, r = e.do(t, http.MethodPost, "/v1/idcard", "image/png", apiKey, bytes.NewReader(big))
 		sawCode(t, r, "IMAGE_TOO_LARGE")
+		if resp.StatusCode != 413 {
+			t.Errorf("raw body status = %d", resp.StatusCode)
+		}
 		body, ct := multipartBody(t, map[string][]byte{"image": big}, nil)
 		resp, r = e.do(t, http.MethodPost, "/v1/idcard", ct, apiKey, body)
 		sawCode(t, r, "IMAGE_TOO_LARGE")
