@@ -305,9 +305,21 @@ func (s *scanner) str() (tok []byte, escaped bool, err error) {
 	}
 }
 
-// hasControl reports whether b holds a byte below 0x20, eight bytes at a time.
+// hasControl reports whether b holds a byte below 0x20. It tests 32 bytes a round (four
+// 8-byte SWAR checks folded into one branch): on a 2.8 MB base64 string this pass was the
+// largest cost of decoding a request after base64 itself.
 func hasControl(b []byte) bool {
 	const lo, hi = 0x2020202020202020, 0x8080808080808080
+	for len(b) >= 32 {
+		x0 := binary.LittleEndian.Uint64(b)
+		x1 := binary.LittleEndian.Uint64(b[8:])
+		x2 := binary.LittleEndian.Uint64(b[16:])
+		x3 := binary.LittleEndian.Uint64(b[24:])
+		if ((x0-lo)&^x0|(x1-lo)&^x1|(x2-lo)&^x2|(x3-lo)&^x3)&hi != 0 {
+			return true
+		}
+		b = b[32:]
+	}
 	for len(b) >= 8 {
 		x := binary.LittleEndian.Uint64(b)
 		if (x-lo)&^x&hi != 0 {

@@ -79,3 +79,26 @@ func FuzzDecodeRequestJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestHasControlEveryPosition puts one control byte at every offset of strings whose lengths
+// cross the 32- and 8-byte rounds, next to bytes that SWAR tricks confuse (0x80+, 0x20).
+func TestHasControlEveryPosition(t *testing.T) {
+	for n := 0; n <= 70; n++ {
+		base := make([]byte, n)
+		for i := range base {
+			base[i] = []byte{'A', 0x20, 0xff, 0x80, '/', '+'}[i%6]
+		}
+		if hasControl(base) {
+			t.Fatalf("len %d: clean bytes reported as control", n)
+		}
+		for pos := 0; pos < n; pos++ {
+			for _, c := range []byte{0x00, 0x0a, 0x1f} {
+				b := append([]byte(nil), base...)
+				b[pos] = c
+				if !hasControl(b) {
+					t.Fatalf("len %d: control byte %#x at %d missed", n, c, pos)
+				}
+			}
+		}
+	}
+}
