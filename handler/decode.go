@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"io"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // decodeRequestJSON decodes a request object as json.Unmarshal(data, out) would (the same
@@ -17,12 +20,18 @@ import (
 // FuzzDecodeRequestJSON checks the two agree.
 func decodeRequestJSON(data []byte, out *requestJSON) error {
 	s := &scanner{data: data}
+	return s.request(out)
+}
+
+// request decodes the request object at the scanner's position into out and checks that
+// only space follows it.
+func (s *scanner) request(out *requestJSON) error {
 	s.ws()
 	if err := s.object(func(key string) error { return out.field(s, key) }); err != nil {
 		return err
 	}
 	s.ws()
-	if s.pos != len(s.data) {
+	if s.more() {
 		return s.errorf("invalid character after the top-level value")
 	}
 	return nil
@@ -53,12 +62,8 @@ func (im *imageJSON) field(s *scanner, key string) error {
 		return s.into(&im.ImageURL)
 	case strings.EqualFold(key, "imageBase64"):
 		// Not through json.Unmarshal, which would validate the whole image text once more
-		// before decoding it: the scanner has delimited it and checked it already.
-		tok, err := s.value()
-		if err != nil {
-			return err
-		}
-		return im.ImageBase64.UnmarshalJSON(tok)
+		// before decoding it: the scanner decodes it as it goes.
+		return s.imageBase64(&im.ImageBase64)
 	}
 	_, err := s.value()
 	return err
@@ -67,7 +72,7 @@ func (im *imageJSON) field(s *scanner, key string) error {
 // image decodes an image object into *p, reusing an existing one as encoding/json does.
 func (s *scanner) image(p **imageJSON) error {
 	s.ws()
-	if s.pos < len(s.data) && s.data[s.pos] == 'n' {
+	if s.more() && s.data[s.pos] == 'n' {
 		tok, err := s.value()
 		if err != nil {
 			return err
@@ -78,7 +83,7 @@ func (s *scanner) image(p **imageJSON) error {
 		*p = nil
 		return nil
 	}
-	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
+	if !s.more() || s.data[s.pos] != '{' {
 		// Let encoding/json report the type error for whatever value this is.
 		tok, err := s.value()
 		if err != nil {
@@ -104,12 +109,83 @@ func (s *scanner) into(v any) error {
 }
 
 // scanner walks JSON text. Only delimiting is done here; validation of small tokens is
-// left to encoding/json.
+// left to encoding/json. With src set it reads the text as it goes (an HTTP body), keeping
+// in data only what it has not yet passed and everything but image text (see imageBase64).
 type scanner struct {
 	data  []byte
 	pos   int
 	depth int
+
+	src     io.Reader // nil: data is the whole text
+	held    int       // bytes read after len(data), held back (see fill)
+	partial int       // of which an incomplete character at the end
+	eof     bool
+	rerr    error // a read error other than io.EOF
+	read    int64 // bytes read from src
+	srcSize int64 // bytes src holds at most (Content-Length or the body limit); with src only
+	// shift is what to add to a position in data to get the offset in the text as the
+	// caller sees it: image text dropped from data, leading space the caller trims.
+	shift int
+
+	// maxImage > 0 decodes imageBase64 string values while scanning (see imageBase64).
+	maxImage int64
+	// source names the request's images for the log line once a request is parsed.
+	source string
 }
+
+// fill reads more of src into data; it reports whether data grew. Trailing Unicode space
+// (what bytes.TrimSpace would remove at the end of a buffered body) is held back after
+// len(data) until something else follows it, and dropped at the end, so the scanner sees
+// the text exactly as parseRequestJSON sees a trimmed buffer, offsets in errors included.
+func (s *scanner) fill() bool {
+	if s.src == nil || s.eof {
+		return false
+	}
+	for {
+		all := s.data[:len(s.data)+s.held]
+		if len(all) == cap(all) {
+			all = append(all[:cap(all)], make([]byte, max(4096, cap(all)))...)[:len(all)]
+		}
+		n, err := s.src.Read(all[len(all):cap(all)])
+		all = all[:len(all)+n]
+		s.read += int64(n)
+		if err != nil {
+			s.eof = true
+			if err != io.EOF {
+				s.rerr = err
+			}
+		}
+		// Only the new bytes (and an incomplete character held before them) are looked at,
+		// so that a long run of space costs linear time.
+		from := len(s.data) + s.held - s.partial
+		t := all[from:]
+		s.partial = 0
+		if !s.eof {
+			// An incomplete last character may yet turn out to be a space.
+			for k := len(t) - 1; k >= 0 && k >= len(t)-utf8.UTFMax; k-- {
+				if utf8.RuneStart(t[k]) {
+					if !utf8.FullRune(t[k:]) {
+						s.partial = len(t) - k
+						t = t[:k]
+					}
+					break
+				}
+			}
+		}
+		vis := len(s.data)
+		if tt := bytes.TrimRightFunc(t, unicode.IsSpace); len(tt) > 0 {
+			vis = from + len(tt)
+		}
+		grew := vis > len(s.data)
+		s.data, s.held = all[:vis], len(all)-vis
+		if grew || s.eof {
+			return grew
+		}
+	}
+}
+
+// more reports whether a byte is available at s.pos, reading if need be.
+func (s *scanner) more() bool { return s.pos < len(s.data) || s.fill() }
 
 // maxDepth is encoding/json's nesting limit.
 const maxDepth = 10000
@@ -122,10 +198,10 @@ type syntaxError struct {
 
 func (e *syntaxError) Error() string { return e.msg + " at offset " + strconv.Itoa(e.off) }
 
-func (s *scanner) errorf(msg string) error { return &syntaxError{msg, s.pos} }
+func (s *scanner) errorf(msg string) error { return &syntaxError{msg, s.pos + s.shift} }
 
 func (s *scanner) ws() {
-	for s.pos < len(s.data) {
+	for s.more() {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
 			s.pos++
@@ -138,7 +214,7 @@ func (s *scanner) ws() {
 // object walks an object, calling field with each key; field must consume the value.
 func (s *scanner) object(field func(key string) error) error {
 	s.ws()
-	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
+	if !s.more() || s.data[s.pos] != '{' {
 		return s.errorf("expected an object")
 	}
 	s.depth++
@@ -147,7 +223,7 @@ func (s *scanner) object(field func(key string) error) error {
 	}
 	s.pos++
 	s.ws()
-	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+	if s.more() && s.data[s.pos] == '}' {
 		s.pos++
 		s.depth--
 		return nil
@@ -167,7 +243,7 @@ func (s *scanner) object(field func(key string) error) error {
 			key = string(tok[1 : len(tok)-1])
 		}
 		s.ws()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+		if !s.more() || s.data[s.pos] != ':' {
 			return s.errorf("expected a colon")
 		}
 		s.pos++
@@ -176,7 +252,7 @@ func (s *scanner) object(field func(key string) error) error {
 			return err
 		}
 		s.ws()
-		if s.pos >= len(s.data) {
+		if !s.more() {
 			return s.errorf("unexpected end")
 		}
 		switch s.data[s.pos] {
@@ -195,7 +271,7 @@ func (s *scanner) object(field func(key string) error) error {
 // value returns the next value's text, checked to be valid JSON.
 func (s *scanner) value() ([]byte, error) {
 	s.ws()
-	if s.pos >= len(s.data) {
+	if !s.more() {
 		return nil, s.errorf("unexpected end")
 	}
 	start := s.pos
@@ -214,7 +290,10 @@ func (s *scanner) value() ([]byte, error) {
 			_, err := s.value()
 			return err
 		})
-		return s.data[start:s.pos], err
+		if err != nil {
+			return nil, err
+		}
+		return s.data[start:s.pos], nil
 	case c == '[':
 		s.depth++
 		if s.depth > maxDepth {
@@ -222,7 +301,7 @@ func (s *scanner) value() ([]byte, error) {
 		}
 		s.pos++
 		s.ws()
-		if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		if s.more() && s.data[s.pos] == ']' {
 			s.pos++
 			s.depth--
 			return s.data[start:s.pos], nil
@@ -232,7 +311,7 @@ func (s *scanner) value() ([]byte, error) {
 				return nil, err
 			}
 			s.ws()
-			if s.pos >= len(s.data) {
+			if !s.more() {
 				return nil, s.errorf("unexpected end")
 			}
 			switch s.data[s.pos] {
@@ -248,7 +327,7 @@ func (s *scanner) value() ([]byte, error) {
 		}
 	default:
 		// A number or a literal: up to the next delimiter, checked by encoding/json.
-		for s.pos < len(s.data) {
+		for s.more() {
 			c := s.data[s.pos]
 			if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == ':' || c == '"' || c == '{' || c == '[' {
 				break
@@ -266,42 +345,62 @@ func (s *scanner) value() ([]byte, error) {
 // str delimits the string at s.pos and reports whether it holds escapes (which the caller
 // must have checked by encoding/json). Raw control characters are refused, as JSON demands.
 func (s *scanner) str() (tok []byte, escaped bool, err error) {
-	d := s.data
 	start := s.pos
-	if start >= len(d) || d[start] != '"' {
+	if !s.more() || s.data[start] != '"' {
 		return nil, false, s.errorf("expected a string")
 	}
-	i := start + 1
+	end, escaped, msg := s.strEnd(start + 1)
+	if msg != "" {
+		return nil, false, s.errorf(msg)
+	}
+	s.pos = end + 1
+	return s.data[start:s.pos], escaped, nil
+}
+
+// strEnd finds the closing quote of the string whose text continues at data[i] (not inside
+// an escape), reading more as needed; msg says what is wrong instead.
+func (s *scanner) strEnd(i int) (end int, escaped bool, msg string) {
 	for {
-		q := bytes.IndexByte(d[i:], '"')
-		if q < 0 {
-			return nil, false, s.errorf("unterminated string")
+		d := s.data
+		seg := d[i:]
+		q := bytes.IndexByte(seg, '"')
+		if q >= 0 {
+			seg = seg[:q]
 		}
-		seg := d[i : i+q]
-		if bytes.IndexByte(seg, '\\') >= 0 {
+		if b := bytes.IndexByte(seg, '\\'); b >= 0 {
 			// Walk escapes one by one from the first backslash; rare and short in practice.
-			escaped = true
-			for i < len(d) {
-				c := d[i]
-				switch {
+			if hasControl(seg[:b]) {
+				return 0, false, "control character in string"
+			}
+			i += b
+			for {
+				for i >= len(s.data) {
+					if !s.fill() {
+						return 0, false, "unterminated string"
+					}
+				}
+				switch c := s.data[i]; {
 				case c == '\\':
 					i += 2
 					continue
 				case c == '"':
-					s.pos = i + 1
-					return d[start:s.pos], true, nil
+					return i, true, ""
 				case c < 0x20:
-					return nil, false, s.errorf("control character in string")
+					return 0, false, "control character in string"
 				}
 				i++
 			}
-			return nil, false, s.errorf("unterminated string")
 		}
 		if hasControl(seg) {
-			return nil, false, s.errorf("control character in string")
+			return 0, false, "control character in string"
 		}
-		s.pos = i + q + 1
-		return d[start:s.pos], escaped, nil
+		if q >= 0 {
+			return i + q, escaped, ""
+		}
+		i = len(d)
+		if !s.fill() {
+			return 0, false, "unterminated string"
+		}
 	}
 }
 

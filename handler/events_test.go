@@ -78,7 +78,7 @@ func TestDecodeEventFiles(t *testing.T) {
 		{"callfunction-imageurl.json", KindCallFunction, nil},
 		{"callfunction-both-sides.json", KindCallFunction, nil},
 		{"callfunction-legacy-userinfo.json", KindCallFunction, func(t *testing.T, ev *Event) {
-			_, ui, err := parseRequestJSON(ev.Call)
+			_, ui, _, err := parseRequestJSON(ev.Call, DefaultMaxImageBytes)
 			if err != nil || ui == nil || ui.OpenID != "oX3Vd5Kq1lG2hJ8sT0uW9yZbC4aE" {
 				t.Errorf("userInfo = %+v, %v", ui, err)
 			}

@@ -336,7 +336,10 @@ func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInf
 // recognize calls the service and records the outcome for the log line.
 func (h *Handler) recognize(ctx context.Context, ri *reqInfo, req ocr.Request) (*ocr.Result, error) {
 	req.RequestID = ri.id
-	ri.source = sourceOf(req)
+	if ri.source == "" {
+		// The parsers name the sources (a decoded imageBase64 reaches the service as bytes).
+		ri.source = sourceOf(req)
+	}
 	res, err := h.svc.Recognize(ctx, req)
 	if err != nil {
 		return nil, err

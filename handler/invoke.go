@@ -111,7 +111,8 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (out json.R
 // serveCall answers a wx.cloud.callFunction: the platform has authenticated the caller, so
 // only the rate limit applies.
 func (h *Handler) serveCall(ctx context.Context, ri *reqInfo, data json.RawMessage) (json.RawMessage, error) {
-	req, ui, err := parseRequestJSON(data)
+	req, ui, src, err := parseRequestJSON(data, h.maxImage)
+	ri.source = src
 	if ui != nil && ri.openID == "" {
 		// Older runtimes carry the caller in the event; the platform fills userInfo.
 		ri.openID = ui.OpenID

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 	"unsafe"
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
@@ -40,7 +42,10 @@ func (o *optString) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// b64Field keeps the encoded image without copying it. json.Unmarshal hands UnmarshalJSON
+// b64Field is an imageBase64 value. The handler's parsers decode the text while scanning it
+// (scanner.imageBase64) and keep the image in decoded; UnmarshalJSON below is the path of
+// encoding/json and of the scanner without inline decoding (the tests' reference). It keeps
+// the encoded image without copying it. json.Unmarshal hands UnmarshalJSON
 // a slice of its input, and the input is the request body buffer, which the handler owns and
 // never modifies while the request is served; viewing that slice as a string saves a copy of
 // up to MaxImageBytes*4/3 bytes per request (the difference between 2.4x and 3.7x the image
@@ -49,6 +54,9 @@ func (o *optString) UnmarshalJSON(data []byte) error {
 type b64Field struct {
 	set bool
 	v   string
+	// decoded is the image when the scanner decoded the string as it read it (see
+	// scanner.imageBase64); v is then empty.
+	decoded []byte
 }
 
 func (b *b64Field) UnmarshalJSON(data []byte) error {
@@ -96,6 +104,31 @@ type userInfo struct {
 	OpenID string `json:"openId"`
 }
 
+// source names the request's images for the log line, as sourceOf does for an ocr.Request;
+// it is taken from the body because a decoded imageBase64 reaches the service as bytes.
+func (r *requestJSON) source() string {
+	if r.Front != nil || r.Back != nil {
+		return "front=" + r.Front.source() + ",back=" + r.Back.source()
+	}
+	return r.imageJSON.source()
+}
+
+func (im *imageJSON) source() string {
+	switch {
+	case im == nil:
+		return "none"
+	case im.present() > 1:
+		return "" // refused before anything is logged
+	case im.FileID.set:
+		return "fileId"
+	case im.ImageURL.set:
+		return "imageUrl"
+	case im.ImageBase64.set:
+		return "imageBase64"
+	}
+	return "none"
+}
+
 func (im *imageJSON) present() int {
 	n := 0
 	if im.FileID.set {
@@ -131,6 +164,9 @@ func (im *imageJSON) toImage(what string) (ocr.Image, error) {
 		}
 		return ocr.Image{URL: strings.TrimSpace(im.ImageURL.v)}, nil
 	default:
+		if im.ImageBase64.decoded != nil {
+			return ocr.Image{Bytes: im.ImageBase64.decoded}, nil
+		}
 		if strings.TrimSpace(im.ImageBase64.v) == "" {
 			return ocr.Image{}, apperr.Errorf(apperr.InvalidRequest, "%simageBase64 is empty", what)
 		}
@@ -138,20 +174,56 @@ func (im *imageJSON) toImage(what string) (ocr.Image, error) {
 	}
 }
 
-// parseRequestJSON turns a request body or cloud-call data into an ocr.Request. data is
-// aliased by the result (see b64Field) and must not be modified while it is in use.
-func parseRequestJSON(data []byte) (ocr.Request, *userInfo, error) {
+// parseRequestJSON turns cloud-call data into an ocr.Request. Image text is decoded as it
+// is scanned (maxImage > 0; see scanner.imageBase64); otherwise data is aliased by the result
+// (see b64Field) and must not be modified while it is in use.
+func parseRequestJSON(data []byte, maxImage int64) (ocr.Request, *userInfo, string, error) {
 	data = bytes.TrimSpace(data)
 	if len(data) == 0 {
-		return ocr.Request{}, nil, apperr.Errorf(apperr.InvalidRequest, "the request body is empty")
+		return ocr.Request{}, nil, "", apperr.Errorf(apperr.InvalidRequest, "the request body is empty")
 	}
 	if data[0] != '{' {
-		return ocr.Request{}, nil, apperr.Errorf(apperr.InvalidRequest, "the request body must be a JSON object")
+		return ocr.Request{}, nil, "", apperr.Errorf(apperr.InvalidRequest, "the request body must be a JSON object")
 	}
+	s := &scanner{data: data, maxImage: maxImage}
+	req, ui, err := parseScanned(s)
+	return req, ui, s.source, err
+}
+
+// parseRequestStream is parseRequestJSON for a body read from r, which holds at most size
+// bytes: the text is scanned as it arrives and image text is decoded on the way, so a
+// 2.8 MB body is neither buffered nor scanned twice, and decoding overlaps the upload. The
+// caller checks the read error and the size limit, which come first (see readJSONBody).
+func parseRequestStream(r io.Reader, size, maxImage int64) (ocr.Request, *userInfo, *scanner, error) {
+	s := &scanner{src: r, srcSize: size, maxImage: maxImage, data: make([]byte, 0, 4096)}
+	// Leading space as bytes.TrimSpace sees it (Unicode), not only JSON's; offsets in errors
+	// count from after it, as in parseRequestJSON.
+	var rest []byte
+	for {
+		rest = bytes.TrimLeftFunc(s.data, unicode.IsSpace)
+		if len(rest) > 0 && utf8.FullRune(rest) || !s.fill() {
+			break
+		}
+	}
+	s.pos = len(s.data) - len(rest)
+	s.shift = -s.pos
+	if len(rest) == 0 {
+		return ocr.Request{}, nil, s, apperr.Errorf(apperr.InvalidRequest, "the request body is empty")
+	}
+	if rest[0] != '{' {
+		return ocr.Request{}, nil, s, apperr.Errorf(apperr.InvalidRequest, "the request body must be a JSON object")
+	}
+	req, ui, err := parseScanned(s)
+	return req, ui, s, err
+}
+
+// parseScanned decodes the request object at the scanner's position and checks it.
+func parseScanned(s *scanner) (ocr.Request, *userInfo, error) {
 	var body requestJSON
-	if err := decodeRequestJSON(data, &body); err != nil {
+	if err := s.request(&body); err != nil {
 		return ocr.Request{}, nil, apperr.Wrap(apperr.InvalidRequest, err, "the request body is not valid JSON: %s", jsonErrorText(err))
 	}
+	s.source = body.source()
 	req := ocr.Request{}
 	mode, err := ocr.ParseMode(body.Mode.v)
 	if err != nil {
@@ -246,6 +318,37 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return buf, nil
 }
 
+// readJSONBody parses a JSON body as it is read. What goes wrong with reading comes first,
+// as when the body was read whole before parsing: a read error, then a body over the limit
+// (IMAGE_TOO_LARGE, also when its text is malformed), then the text's own faults.
+func (h *Handler) readJSONBody(r *http.Request) (ocr.Request, string, error) {
+	limit := 2*(h.maxImage*4/3+4) + jsonSlack
+	if r.ContentLength > limit {
+		return ocr.Request{}, "", apperr.Errorf(apperr.ImageTooLarge, "the request body exceeds %d bytes", limit)
+	}
+	size := limit
+	if r.ContentLength >= 0 {
+		size = r.ContentLength
+	}
+	lr := &io.LimitedReader{R: r.Body, N: limit + 1}
+	req, _, s, err := parseRequestStream(lr, size, h.maxImage)
+	if err != nil && !s.eof {
+		// Read what is left of the body (no more than the limit) to tell which comes first.
+		n, cerr := io.Copy(io.Discard, lr)
+		s.read += n
+		if cerr != nil {
+			s.rerr = cerr
+		}
+	}
+	if s.rerr != nil {
+		return ocr.Request{}, "", apperr.Wrap(apperr.InvalidRequest, s.rerr, "could not read the request body")
+	}
+	if s.read > limit {
+		return ocr.Request{}, "", apperr.Errorf(apperr.ImageTooLarge, "the request body exceeds %d bytes", limit)
+	}
+	return req, s.source, err
+}
+
 // parseHTTPRequest reads POST /v1/idcard in any of its three forms: JSON, multipart with a
 // file field image (or front and back) plus optional side and mode fields, or a raw image
 // body (image/* or application/octet-stream) with side and mode in the query.
@@ -260,11 +363,10 @@ func (h *Handler) parseHTTPRequest(r *http.Request) (ocr.Request, error) {
 	}
 	switch {
 	case mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "text/plain":
-		body, err := readBody(r, 2*(h.maxImage*4/3+4)+jsonSlack)
-		if err != nil {
-			return ocr.Request{}, err
+		req, src, err := h.readJSONBody(r)
+		if ri := infoFrom(r.Context()); ri != nil {
+			ri.source = src
 		}
-		req, _, err := parseRequestJSON(body)
 		return req, err
 	case mt == "multipart/form-data":
 		return h.parseMultipart(r, params["boundary"])
