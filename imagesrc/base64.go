@@ -215,3 +215,13 @@ func stripDataURL(s string) (string, error) {
 	}
 	return s[comma+1:], nil
 }
+
+// MaxDataURLHeader bounds the "data:image/...;base64," prefix DecodeBase64 looks for: its
+// comma must be within this many bytes of the start (after leading whitespace).
+const MaxDataURLHeader = maxDataURLHeader
+
+// SplitDataURL removes leading whitespace and an optional "data:image/...;base64," header
+// from s as DecodeBase64 does, so that a caller decoding base64 text in pieces can handle the
+// header the same way: given the text up to and including the header's comma, it returns the
+// empty rest, or the error DecodeBase64 would report for any text starting so.
+func SplitDataURL(s string) (string, error) { return stripDataURL(s) }
