@@ -17,6 +17,7 @@ import (
 
 	"github.com/wxocr/scf-idcard-ocr/emulator"
 	"github.com/wxocr/scf-idcard-ocr/internal/redistest"
+	"github.com/wxocr/scf-idcard-ocr/internal/syncbuf"
 )
 
 // fleet is several `serve` processes of the real binary sharing one Redis token store and
@@ -25,25 +26,7 @@ type fleet struct {
 	emu   *emulator.Emulator
 	bases []string
 	procs []*exec.Cmd
-	logs  []*lockedBuffer
-}
-
-// lockedBuffer collects a process's log while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	logs  []*syncbuf.Buffer
 }
 
 const fleetKey = "fleet-key-0123456789abcdef"
@@ -75,7 +58,7 @@ func startFleet(t *testing.T, n int, redisURL string, extra ...string) *fleet {
 		}
 		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		// The first log line names the address it listens on.
-		log := &lockedBuffer{}
+		log := &syncbuf.Buffer{}
 		sc := bufio.NewScanner(stderr)
 		var base string
 		timer := time.AfterFunc(15*time.Second, func() { _ = cmd.Process.Kill() })

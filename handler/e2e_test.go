@@ -23,6 +23,7 @@ import (
 	"github.com/wxocr/scf-idcard-ocr/emulator"
 	"github.com/wxocr/scf-idcard-ocr/handler"
 	"github.com/wxocr/scf-idcard-ocr/imagesrc"
+	"github.com/wxocr/scf-idcard-ocr/internal/syncbuf"
 	"github.com/wxocr/scf-idcard-ocr/ocr"
 	"github.com/wxocr/scf-idcard-ocr/token"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
@@ -38,24 +39,6 @@ const (
 	fileBack   = "cloud://prod-4g8a2c1f.7072-prod-4g8a2c1f-1316000000/cards/back.png"
 	frontID    = "440305199505132561"
 )
-
-// syncBuffer collects log output from concurrent requests.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type envConfig struct {
 	secret    string // the secret the function uses (the emulator accepts DefaultSecret)
@@ -73,7 +56,7 @@ type testEnv struct {
 	mgr     *token.Manager
 	h       *handler.Handler
 	srv     *httptest.Server
-	logs    *syncBuffer
+	logs    *syncbuf.Buffer
 }
 
 type counter struct {
@@ -95,7 +78,7 @@ func newEnv(t *testing.T, mods ...func(*envConfig)) *testEnv {
 		m(&cfg)
 	}
 	files := emulator.SampleFiles()
-	e := &testEnv{logs: &syncBuffer{}, imgHits: &counter{}}
+	e := &testEnv{logs: &syncbuf.Buffer{}, imgHits: &counter{}}
 	e.emu = emulator.New(emulator.Options{Files: files})
 	e.emuSrv = httptest.NewServer(e.emu.Handler())
 	t.Cleanup(e.emuSrv.Close)

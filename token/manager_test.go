@@ -1,7 +1,6 @@
 package token
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -9,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/syncbuf"
 )
 
 func quietLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
@@ -316,30 +317,12 @@ func TestRefreshLead(t *testing.T) {
 	}
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestStoreOutageBreaker(t *testing.T) {
 	clk := newFakeClock()
 	brClk := newFakeClock()
 	st := &flakyStore{Store: NewMemoryStore()}
 	f := newFakeFetcher(clk.Now)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	m, err := NewManager("wxapp", f, WithStore(st), WithClock(clk.Now), WithBreakerClock(brClk.Now),
 		WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 	if err != nil {
@@ -398,7 +381,7 @@ func TestStoreOutageBreaker(t *testing.T) {
 	}
 }
 
-func slogText(w *syncBuffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
+func slogText(w *syncbuf.Buffer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }
 
 func TestCachedTokenAllocatesNothing(t *testing.T) {
 	f := newFakeFetcher(time.Now)

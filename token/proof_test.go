@@ -27,6 +27,7 @@ import (
 
 	"github.com/wxocr/scf-idcard-ocr/emulator"
 	"github.com/wxocr/scf-idcard-ocr/internal/redistest"
+	"github.com/wxocr/scf-idcard-ocr/internal/syncbuf"
 	"github.com/wxocr/scf-idcard-ocr/token"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
 )
@@ -459,7 +460,7 @@ func TestProofLockHolderKilled(t *testing.T) {
 // line says so; Redis restarted: the shared store holds the token again.
 func TestProofRedisOutageMidLoad(t *testing.T) {
 	p := newProofEnv(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	st, err := token.OpenStore(context.Background(), p.redis.URL, token.WithKeyPrefix(p.prefix))
 	if err != nil {
@@ -587,23 +588,6 @@ func TestProofStoreSourceEmptyStore(t *testing.T) {
 	if calls != 0 {
 		t.Fatalf("emulator got %d calls, want 0: %v", calls, st.Calls)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // WeChat rejects a token that its normal mode still hands out (the emulator's token is

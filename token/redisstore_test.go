@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxocr/scf-idcard-ocr/internal/redistest"
+	"github.com/wxocr/scf-idcard-ocr/internal/syncbuf"
 )
 
 // commandCounter counts the commands a client sends, to prove round trips.
@@ -179,7 +180,7 @@ func TestRedisUnreachableOpensBreakerFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	f := newFakeFetcher(time.Now)
 	m, err := NewManager("wxapp", f, WithStore(st), WithLogger(slogText(&logs)))
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxocr/scf-idcard-ocr/internal/syncbuf"
 	"github.com/wxocr/scf-idcard-ocr/token"
 )
 
@@ -21,12 +22,12 @@ const (
 
 var fixedNow = time.Date(2025, 3, 1, 8, 0, 0, 0, time.UTC)
 
-func fetcherServer(t *testing.T) (*httptest.Server, *http.ServeMux, *syncBuffer, []Option) {
+func fetcherServer(t *testing.T) (*httptest.Server, *http.ServeMux, *syncbuf.Buffer, []Option) {
 	t.Helper()
 	mux := http.NewServeMux()
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	return srv, mux, logs, []Option{
 		WithBaseURL(srv.URL),
 		WithClock(func() time.Time { return fixedNow }),

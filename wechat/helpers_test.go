@@ -1,7 +1,6 @@
 package wechat
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxocr/scf-idcard-ocr/internal/syncbuf"
 	"github.com/wxocr/scf-idcard-ocr/token"
 )
 
@@ -54,38 +54,20 @@ func (p *fakeProvider) Invalidate(_ context.Context, rejected string) error {
 	return p.invalidErr
 }
 
-// syncBuffer is a log sink safe for the concurrent writes of handlers and clients.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is one test's server, client and log capture.
 type env struct {
 	srv    *httptest.Server
 	mux    *http.ServeMux
 	client *Client
 	tokens *fakeProvider
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 // newEnv starts a loopback server with mux and a client on it with fast, deterministic
 // backoff and debug logs captured.
 func newEnv(t testing.TB, p *fakeProvider, opts ...Option) *env {
 	t.Helper()
-	e := &env{mux: http.NewServeMux(), tokens: p, logs: &syncBuffer{}}
+	e := &env{mux: http.NewServeMux(), tokens: p, logs: &syncbuf.Buffer{}}
 	e.srv = httptest.NewServer(e.mux)
 	t.Cleanup(e.srv.Close)
 	all := append([]Option{
