@@ -5,7 +5,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"io"
 	"io/fs"
 	"net/http"
@@ -80,18 +79,8 @@ func (e *Emulator) serveBatchDownload(w http.ResponseWriter, r *http.Request) {
 	if !e.checkToken(w, r) {
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBatchDownloadBodyIn))
-	if err != nil {
-		e.fail(w, CodeSystemBusy, "")
-		return
-	}
-	if len(body) == 0 {
-		e.fail(w, CodeEmptyPostData, "")
-		return
-	}
 	var req batchDownloadRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		e.fail(w, CodeDataFormat, "")
+	if !e.readJSON(w, r, maxBatchDownloadBodyIn, &req) {
 		return
 	}
 	switch {

@@ -245,18 +245,8 @@ func (e *Emulator) serveStableToken(w http.ResponseWriter, r *http.Request) {
 		e.fail(w, CodeRequirePOST, "")
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
-	if err != nil {
-		e.fail(w, CodeSystemBusy, "")
-		return
-	}
-	if len(body) == 0 {
-		e.fail(w, CodeEmptyPostData, "")
-		return
-	}
 	var req stableTokenRequest
-	if err := json.Unmarshal(body, &req); err != nil {
-		e.fail(w, CodeDataFormat, "")
+	if !e.readJSON(w, r, 64<<10, &req) {
 		return
 	}
 	if code := e.checkCredentials(req.GrantType, req.AppID, req.Secret); code != 0 {
@@ -298,4 +288,23 @@ func (e *Emulator) serveStableToken(w http.ResponseWriter, r *http.Request) {
 	resp := tokenResponse{AccessToken: v, ExpiresIn: remaining(e.tokens[v], now)}
 	e.mu.Unlock()
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// readJSON decodes a JSON request body of at most limit bytes into v, answering WeChat's
+// errcode for an unreadable (-1), empty (44002) or malformed (47001) body; false means answered.
+func (e *Emulator) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	body, err := io.ReadAll(io.LimitReader(r.Body, limit))
+	if err != nil {
+		e.fail(w, CodeSystemBusy, "")
+		return false
+	}
+	if len(body) == 0 {
+		e.fail(w, CodeEmptyPostData, "")
+		return false
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		e.fail(w, CodeDataFormat, "")
+		return false
+	}
+	return true
 }
