@@ -1,6 +1,9 @@
 package imagesrc
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sync"
+)
 
 // stdAlphabet is the standard base64 alphabet, in value order.
 const stdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -11,8 +14,10 @@ const pairBad = 0xF000
 // pairTable maps two source bytes, read as a little-endian uint16 (first byte low), to their
 // 12 decoded bits, or to pairBad. Looking characters up in pairs halves the table look-ups
 // of encoding/base64's decoder, which dominates the CPU cost of a 2 MB base64 upload; the
-// table is 128 KiB, of which the 4,096 valid entries touch 64 rows of 512 bytes.
-var pairTable = func() *[1 << 16]uint16 {
+// table is 128 KiB, of which the 4,096 valid entries touch 64 rows of 512 bytes. It is built
+// on first use, not at start-up, so that a cold start which never decodes base64 does not pay
+// for it.
+var pairTable = sync.OnceValue(func() *[1 << 16]uint16 {
 	var val [256]uint16
 	for i := range val {
 		val[i] = pairBad
@@ -30,7 +35,7 @@ var pairTable = func() *[1 << 16]uint16 {
 		}
 	}
 	return t
-}()
+})
 
 // DecodeStd decodes the longest run of whole 4-character quanta of the standard alphabet at
 // the start of src into dst, stopping before the first quantum that holds any other byte
@@ -39,7 +44,7 @@ var pairTable = func() *[1 << 16]uint16 {
 // Whole quanta decode the same way whatever follows them, so a caller can decode a text
 // piecewise with DecodeStd and finish the rest, from nsrc on, with any decoder.
 func DecodeStd(dst, src []byte) (nsrc, ndst int) {
-	t := pairTable
+	t := pairTable()
 	// 16 characters to 12 bytes a round, written as two overlapping 8-byte stores (hence
 	// the 16 bytes of room in dst).
 	for len(src)-nsrc >= 16 && len(dst)-ndst >= 16 {
@@ -73,5 +78,5 @@ func DecodeStd(dst, src []byte) (nsrc, ndst int) {
 
 // IsStdBase64 reports whether c is a character of the standard base64 alphabet (no padding).
 func IsStdBase64(c byte) bool {
-	return pairTable[uint16(c)|uint16('A')<<8] != pairBad
+	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/'
 }
