@@ -312,21 +312,28 @@ func skipShort(t *testing.T) {
 	}
 }
 
-// 8 processes x 50 concurrent Token calls on an empty store: exactly one stable_token fetch.
-func TestProofEightProcessesOneFetch(t *testing.T) {
-	skipShort(t)
-	p := newProofEnv(t)
+// tokenBurst starts procs worker processes that each make n concurrent Token calls, released
+// together, and returns their summed results.
+func (p *proofEnv) tokenBurst(t *testing.T, procs, n int) workerResult {
+	t.Helper()
 	gf, release := goFile(t)
 	var ws []*worker
-	for i := 0; i < 8; i++ {
-		ws = append(ws, p.startWorker("token", "PROOF_N=50", "PROOF_GO_FILE="+gf))
+	for i := 0; i < procs; i++ {
+		ws = append(ws, p.startWorker("token", "PROOF_N="+strconv.Itoa(n), "PROOF_GO_FILE="+gf))
 	}
 	release()
 	var rs []workerResult
 	for _, w := range ws {
 		rs = append(rs, w.result(t))
 	}
-	total := sum(rs)
+	return sum(rs)
+}
+
+// 8 processes x 50 concurrent Token calls on an empty store: exactly one stable_token fetch.
+func TestProofEightProcessesOneFetch(t *testing.T) {
+	skipShort(t)
+	p := newProofEnv(t)
+	total := p.tokenBurst(t, 8, 50)
 	if total.OK != 400 || total.Failed != 0 {
 		t.Fatalf("calls ok=%d failed=%d, want 400 and 0: %v", total.OK, total.Failed, total.Errors)
 	}
@@ -349,17 +356,7 @@ func TestProofFileStoreEightProcessesOneFetch(t *testing.T) {
 	p := newProofEnv(t)
 	dir := filepath.Join(t.TempDir(), "state")
 	p.storeURL = "file://" + dir + "/token.json"
-	gf, release := goFile(t)
-	var ws []*worker
-	for i := 0; i < 8; i++ {
-		ws = append(ws, p.startWorker("token", "PROOF_N=50", "PROOF_GO_FILE="+gf))
-	}
-	release()
-	var rs []workerResult
-	for _, w := range ws {
-		rs = append(rs, w.result(t))
-	}
-	total := sum(rs)
+	total := p.tokenBurst(t, 8, 50)
 	if total.OK != 400 || total.Failed != 0 || total.Fetches != 1 {
 		t.Fatalf("ok=%d failed=%d fetches=%d, want 400, 0, 1: %v", total.OK, total.Failed, total.Fetches, total.Errors)
 	}
