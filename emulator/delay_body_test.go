@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"sync"
 	"testing"
 	"time"
 )
@@ -58,22 +57,13 @@ func TestFaultDelayWithBodyNoticesClientTimeout(t *testing.T) {
 // A delay-only fault still serves the call with the whole body after reading it early.
 func TestFaultDelayWithBodyThenServed(t *testing.T) {
 	h := newHarness(t, Options{})
-	var mu sync.Mutex
-	var slept []time.Duration
-	h.e.sleep = func(_ *http.Request, d time.Duration) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		slept = append(slept, d)
-		return true
-	}
+	sleeps := h.recordSleeps()
 	tok := h.token()
 	if err := h.e.AddFault(Fault{Endpoint: PathOCRIDCard, Delay: 300 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
 	wantFront(t, h.ocrUpload(tok, "img", sample(t, "front.png")))
-	mu.Lock()
-	defer mu.Unlock()
-	if len(slept) != 1 || slept[0] != 300*time.Millisecond {
+	if slept := sleeps(); len(slept) != 1 || slept[0] != 300*time.Millisecond {
 		t.Fatalf("slept %v, want one 300ms delay", slept)
 	}
 }

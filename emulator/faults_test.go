@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -96,14 +95,7 @@ func TestFaultReset(t *testing.T) {
 
 func TestFaultDelayThenServed(t *testing.T) {
 	h := newHarness(t, Options{})
-	var mu sync.Mutex
-	var slept []time.Duration
-	h.e.sleep = func(_ *http.Request, d time.Duration) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		slept = append(slept, d)
-		return true
-	}
+	sleeps := h.recordSleeps()
 	code, _ := h.control(http.MethodPost, PathFaults, `{"endpoint":"/cgi-bin/stable_token","count":1,"delayMs":200}`)
 	if code != http.StatusOK {
 		t.Fatal(code)
@@ -112,9 +104,7 @@ func TestFaultDelayThenServed(t *testing.T) {
 		t.Fatal("delay-only fault did not serve the call")
 	}
 	h.token()
-	mu.Lock()
-	defer mu.Unlock()
-	if len(slept) != 1 || slept[0] != 200*time.Millisecond {
+	if slept := sleeps(); len(slept) != 1 || slept[0] != 200*time.Millisecond {
 		t.Fatalf("slept %v, want one 200ms delay", slept)
 	}
 }

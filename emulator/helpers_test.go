@@ -196,3 +196,21 @@ func wantCode(t *testing.T, what string, m wx, code int) {
 		t.Fatalf("%s: errmsg %q, want ok", what, m.str("errmsg"))
 	}
 }
+
+// recordSleeps replaces the emulator's fault delay with one that returns at once and records
+// the delay asked for; the returned func lists the delays so far.
+func (h *harness) recordSleeps() func() []time.Duration {
+	var mu sync.Mutex
+	var slept []time.Duration
+	h.e.sleep = func(_ *http.Request, d time.Duration) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		slept = append(slept, d)
+		return true
+	}
+	return func() []time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]time.Duration(nil), slept...)
+	}
+}
