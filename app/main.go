@@ -27,9 +27,6 @@ type Main struct {
 	Service *ocr.Service
 	Handler *handler.Handler
 
-	// AuthDisabled is set by the sandbox only.
-	AuthDisabled bool
-
 	limiter ratelimit.Limiter // closed by Close when it holds a Redis client
 }
 
@@ -39,7 +36,7 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	m := &Main{Config: cfg, Logger: logger, AuthDisabled: authDisabled}
+	m := &Main{Config: cfg, Logger: logger}
 
 	wxOpts := []wechat.Option{
 		wechat.WithBaseURL(cfg.APIBase),
