@@ -126,8 +126,8 @@ const cloudBaseValidity = 30 * time.Minute
 const cloudBaseCheckEvery = time.Second
 
 // CloudBaseSource serves the CloudBase access token that the platform pushes into a file
-// (every 10 min) or sets in the environment. The file is re-read when its size or
-// modification time changes.
+// (every 10 min) or sets in the environment. The file is re-read when it changes or after a
+// rejection.
 type CloudBaseSource struct {
 	file string
 	env  string
@@ -135,8 +135,7 @@ type CloudBaseSource struct {
 
 	mu       sync.Mutex
 	tok      Token
-	modTime  time.Time
-	size     int64
+	fi       os.FileInfo // the file as last read
 	checked  time.Time
 	rejected string
 }
@@ -171,19 +170,23 @@ func (s *CloudBaseSource) Token(context.Context) (Token, error) {
 	return s.tok, nil
 }
 
-// load re-reads the file when its size or modification time changed.
+// load re-reads the file when it was replaced (another inode: CloudBase and atomic writers
+// rename a new file into place), its size or modification time changed, or the token read
+// last was rejected. Timestamps alone are not enough: a same-length token written within the
+// file system's timestamp granularity would look unchanged.
 func (s *CloudBaseSource) load() error {
 	if s.file != "" {
 		fi, err := os.Stat(s.file)
 		if err == nil {
-			if fi.ModTime().Equal(s.modTime) && fi.Size() == s.size && s.tok.Value != "" {
+			if s.fi != nil && os.SameFile(fi, s.fi) && fi.ModTime().Equal(s.fi.ModTime()) &&
+				fi.Size() == s.fi.Size() && s.tok.Value != "" && s.tok.Value != s.rejected {
 				return nil
 			}
 			b, err := os.ReadFile(s.file)
 			if err != nil {
 				return fmt.Errorf("read CloudBase access token file: %w", err)
 			}
-			s.modTime, s.size = fi.ModTime(), fi.Size()
+			s.fi = fi
 			v := string(bytes.TrimSpace(b))
 			s.tok = Token{Value: v, Param: CloudBaseParam, ExpiresAt: fi.ModTime().Add(cloudBaseValidity), FetchedAt: fi.ModTime()}
 			return nil

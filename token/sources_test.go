@@ -56,6 +56,36 @@ func TestCloudBaseSourceRereadsChangedFile(t *testing.T) {
 	}
 }
 
+// A new token of the same length, written in place within the file system's timestamp
+// granularity, looks unchanged by size and mtime; after a rejection it must still be read.
+func TestCloudBaseSourceRereadsSameSizeTokenAfterRejection(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "cloudbase_access_token")
+	stamp := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	write := func(v string) {
+		t.Helper()
+		if err := os.WriteFile(p, []byte(v), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, stamp, stamp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cb-aaaa")
+	s, err := NewCloudBaseSource(p, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if tok, err := s.Token(ctx); err != nil || tok.Value != "cb-aaaa" {
+		t.Fatalf("first: %+v %v", tok, err)
+	}
+	write("cb-bbbb") // same inode, size and mtime
+	_ = s.Invalidate(ctx, "cb-aaaa")
+	if tok, err := s.Token(ctx); err != nil || tok.Value != "cb-bbbb" {
+		t.Fatalf("after rejection: %+v %v", tok, err)
+	}
+}
+
 func TestNewSelectsSource(t *testing.T) {
 	ctx := context.Background()
 	none, err := New(ctx, Config{Source: "none"})
