@@ -76,8 +76,13 @@ func TestValidateValidDate(t *testing.T) {
 		t.Errorf("verdict = %v", lines[0]["verdict"])
 	}
 	checks, _ := lines[0]["checks"].([]any)
-	if len(checks) != 8 {
+	if len(checks) != 9 {
 		t.Fatalf("checks = %v", lines[0]["checks"])
+	}
+	for _, c := range checks {
+		if c.(map[string]any)["name"] == "front_complete" {
+			t.Errorf("front_complete reported for a number-only card: %v", checks)
+		}
 	}
 	// a 20-year period at 25 fails the span check: the verdict says so, the exit status
 	// reports the numbers only

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // RawFront holds the strings a provider read from the front of a card; "" means absent.
@@ -11,7 +12,13 @@ type RawFront struct{ Name, Gender, Ethnicity, BirthDate, Address, IDNumber stri
 
 // RawBack holds the strings a provider read from the back of a card; "" means absent.
 // ValidDate is a range "A-B" in any form ParseValidity accepts, or "A-长期".
-type RawBack struct{ Authority, ValidDate string }
+type RawBack struct {
+	Authority, ValidDate string
+	// NoAuthority says the provider never reads the issuing authority (WeChat's OCR), so an
+	// empty Authority is not a missing field. The zero value expects it: a provider that
+	// forgets to say so gets its empty authorities flagged, not silently passed.
+	NoAuthority bool
+}
 
 // Card is the normalised union of both sides. Every field is nil (null in JSON) when the
 // side that carries it is missing or the provider returned nothing for it.
@@ -28,10 +35,13 @@ type Card struct {
 	LongTerm  *bool   `json:"longTerm"`
 }
 
-// Status is the outcome of one check.
+// Status is the outcome of one check, and also its effect on the verdict: StatusFail makes
+// the card VerdictReject, StatusWarn makes it at least VerdictReview, StatusPass and
+// StatusSkip leave the verdict alone.
 type Status string
 
-// Check outcomes; StatusSkip means the check's inputs are missing.
+// Check outcomes; StatusSkip means the check's inputs are missing. A skip never hides a
+// missing field: CheckFrontComplete and CheckBackComplete report those.
 const (
 	StatusPass Status = "pass"
 	StatusFail Status = "fail"
@@ -48,6 +58,8 @@ type Check struct {
 
 // Names of the card checks, in the order Examine reports them.
 const (
+	CheckFrontComplete      = "front_complete"
+	CheckBackComplete       = "back_complete"
 	CheckIDNumber           = "id_number"
 	CheckBirthConsistent    = "birth_consistent"
 	CheckGenderConsistent   = "gender_consistent"
@@ -61,7 +73,7 @@ const (
 // Verdict sums up a card's checks.
 type Verdict string
 
-// Verdicts: reject if any check fails, review if any warns, else pass.
+// Verdicts: reject if any check fails, review if any warns, else pass (see VerdictOf).
 const (
 	VerdictPass   Verdict = "pass"
 	VerdictReview Verdict = "review"
@@ -76,6 +88,38 @@ type Report struct {
 	// Warnings are machine codes: the number's analysis warnings, then the names of the checks
 	// that warned. Never nil.
 	Warnings []string `json:"warnings"`
+}
+
+// VerdictOf is the verdict rule, the only one: VerdictReject if any check has StatusFail,
+// else VerdictReview if any has StatusWarn, else VerdictPass. Whatever should move a card
+// away from pass is a check with that status; nothing else is consulted, so a new check
+// (a provider's fraud warning, say) needs no change here.
+func VerdictOf(checks []Check) Verdict {
+	v := VerdictPass
+	for _, c := range checks {
+		switch c.Status {
+		case StatusFail:
+			return VerdictReject
+		case StatusWarn:
+			v = VerdictReview
+		}
+	}
+	return v
+}
+
+// Add appends checks made outside Examine (from a provider's own warnings, for example) and
+// updates Verdict and Warnings by the same rule as Examine's checks.
+func (r *Report) Add(checks ...Check) {
+	for _, c := range checks {
+		r.Checks = append(r.Checks, c)
+		if c.Status == StatusWarn {
+			r.Warnings = append(r.Warnings, c.Name)
+		}
+	}
+	r.Verdict = VerdictOf(r.Checks)
+	if r.Warnings == nil {
+		r.Warnings = []string{}
+	}
 }
 
 // applicationLag is how long before the issue date an application may have been made: the
@@ -142,6 +186,8 @@ func Examine(front *RawFront, back *RawBack, now time.Time) Report {
 	}
 
 	checks := []Check{
+		checkFrontComplete(front, card),
+		checkBackComplete(back, card),
 		checkIDNumber(an),
 		checkBirth(an, front, printedBirth, printedBirthBad),
 		checkGender(an, front),
@@ -151,22 +197,71 @@ func Examine(front *RawFront, back *RawBack, now time.Time) Report {
 		checkIssueDate(birth, validity, haveValidity, today),
 		checkExpiry(validity, haveValidity, today),
 	}
-	r := Report{Card: card, Checks: checks, Verdict: VerdictPass, Warnings: []string{}}
+	r := Report{Warnings: []string{}, Card: card}
 	if an != nil {
 		r.Warnings = append(r.Warnings, an.Warnings.Strings()...)
 	}
-	for _, c := range checks {
-		switch c.Status {
-		case StatusFail:
-			r.Verdict = VerdictReject
-		case StatusWarn:
-			if r.Verdict == VerdictPass {
-				r.Verdict = VerdictReview
-			}
-			r.Warnings = append(r.Warnings, c.Name)
-		}
-	}
+	r.Add(checks...)
 	return r
+}
+
+// checkFrontComplete: without the number or the name nothing identifies the holder, so the
+// card is rejected (retake the photo); a missing gender, ethnicity or address leaves the
+// identity read and checked, and asks for a person to look.
+func checkFrontComplete(f *RawFront, c Card) Check {
+	const n = CheckFrontComplete
+	if f == nil {
+		return check(n, StatusSkip, "no front")
+	}
+	var hard, soft []string
+	if strings.TrimSpace(f.IDNumber) == "" {
+		hard = append(hard, "idNumber")
+	}
+	if !hasLetter(c.Name) { // "·" alone is punctuation the provider read, not a name
+		hard = append(hard, "name")
+	}
+	if strings.TrimSpace(f.Gender) == "" {
+		soft = append(soft, "gender")
+	}
+	if strings.TrimSpace(f.Ethnicity) == "" {
+		soft = append(soft, "ethnicity")
+	}
+	if !hasLetter(c.Address) {
+		soft = append(soft, "address")
+	}
+	return completeness(n, hard, soft)
+}
+
+// checkBackComplete: the validity period is all a back carries that can be checked, so a
+// back without one is rejected; a missing authority (from a provider that reads it) is
+// reviewed.
+func checkBackComplete(b *RawBack, c Card) Check {
+	const n = CheckBackComplete
+	if b == nil {
+		return check(n, StatusSkip, "no back")
+	}
+	var hard, soft []string
+	if strings.TrimSpace(b.ValidDate) == "" {
+		hard = append(hard, "validDate")
+	}
+	if c.Authority == nil && !b.NoAuthority {
+		soft = append(soft, "authority")
+	}
+	return completeness(n, hard, soft)
+}
+
+func hasLetter(s *string) bool {
+	return s != nil && strings.IndexFunc(*s, unicode.IsLetter) >= 0
+}
+
+func completeness(n string, hard, soft []string) Check {
+	switch {
+	case len(hard) > 0:
+		return check(n, StatusFail, "not read: %s", strings.Join(append(hard, soft...), ", "))
+	case len(soft) > 0:
+		return check(n, StatusWarn, "not read: %s", strings.Join(soft, ", "))
+	}
+	return check(n, StatusPass, "every field read")
 }
 
 func nonEmpty(s string) *string {

@@ -221,8 +221,8 @@ func rawFront(c *wechat.IDCard) *idcard.RawFront {
 }
 
 func rawBack(c *wechat.IDCard) *idcard.RawBack {
-	// WeChat's OCR does not return the issuing authority.
-	return &idcard.RawBack{ValidDate: c.ValidDate}
+	// WeChat's OCR does not return the issuing authority: its absence is not a missing field.
+	return &idcard.RawBack{ValidDate: c.ValidDate, NoAuthority: true}
 }
 
 // recognizeOne reads one image and checks that it shows the wanted side (auto: either).
