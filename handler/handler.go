@@ -334,8 +334,7 @@ func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInf
 }
 
 // recognize calls the service and records the outcome for the log line.
-func (h *Handler) recognize(ctx context.Context, ri *reqInfo, req ocr.Request) (*ocr.Result, error) {
-	req.RequestID = ri.id
+func (h *Handler) recognize(ctx context.Context, ri *reqInfo, req ocr.Request) (*resultBody, error) {
 	if ri.source == "" {
 		// The parsers name the sources (a decoded imageBase64 reaches the service as bytes).
 		ri.source = sourceOf(req)
@@ -347,14 +346,20 @@ func (h *Handler) recognize(ctx context.Context, ri *reqInfo, req ocr.Request) (
 	if res == nil {
 		return nil, apperr.Errorf(apperr.Internal, "internal error")
 	}
-	res.OK = true
-	res.RequestID = ri.id
 	ri.side = string(res.Side)
 	ri.verdict = string(res.Verdict)
 	if res.Card.IDNumber != nil {
 		ri.maskedID = idcard.Mask(*res.Card.IDNumber)
 	}
-	return res, nil
+	return &resultBody{OK: true, RequestID: ri.id, Result: res}, nil
+}
+
+// resultBody is the success response: the transport's envelope around the service's result,
+// whose fields are inlined: {"ok":true,"requestId","provider","side","card",…}.
+type resultBody struct {
+	OK        bool   `json:"ok"`
+	RequestID string `json:"requestId"`
+	*ocr.Result
 }
 
 func sourceOf(req ocr.Request) string {

@@ -87,8 +87,6 @@ func (im *Image) Source() string {
 // Request is one recognition: either a single Image with the expected Side, or Front and
 // Back images that are recognised concurrently and examined together.
 type Request struct {
-	// RequestID is echoed in the Result.
-	RequestID string
 	// Image is the single image; leave it zero when Front or Back is set.
 	Image Image
 	// Side is what the single image must show; "" means auto.
@@ -103,14 +101,13 @@ type Request struct {
 // Provider is the recognition provider reported in results and upstream errors.
 const Provider = "wechat"
 
-// Result is a successful recognition, shaped as the API's success body.
+// Result is a successful recognition: what was read and what the examination found. The
+// transport's envelope (ok, requestId) is the handler's, not the service's.
 type Result struct {
-	OK        bool           `json:"ok"`
-	RequestID string         `json:"requestId"`
-	Provider  string         `json:"provider"`
-	Side      Side           `json:"side"`
-	Card      idcard.Card    `json:"card"`
-	Checks    []idcard.Check `json:"checks"`
-	Verdict   idcard.Verdict `json:"verdict"`
-	Warnings  []string       `json:"warnings"`
+	Provider string         `json:"provider"`
+	Side     Side           `json:"side"`
+	Card     idcard.Card    `json:"card"`
+	Checks   []idcard.Check `json:"checks"`
+	Verdict  idcard.Verdict `json:"verdict"`
+	Warnings []string       `json:"warnings"`
 }

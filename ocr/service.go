@@ -124,21 +124,21 @@ func (s *Service) Recognize(ctx context.Context, req Request) (*Result, error) {
 		}
 		switch {
 		case req.Front != nil && req.Back != nil:
-			return s.recognizeBoth(ctx, req.RequestID, *req.Front, *req.Back, mode)
+			return s.recognizeBoth(ctx, *req.Front, *req.Back, mode)
 		case req.Front != nil:
-			return s.recognizeSingle(ctx, req.RequestID, *req.Front, SideFront, mode)
+			return s.recognizeSingle(ctx, *req.Front, SideFront, mode)
 		default:
-			return s.recognizeSingle(ctx, req.RequestID, *req.Back, SideBack, mode)
+			return s.recognizeSingle(ctx, *req.Back, SideBack, mode)
 		}
 	}
 	side, err := ParseSide(string(req.Side))
 	if err != nil {
 		return nil, err
 	}
-	return s.recognizeSingle(ctx, req.RequestID, req.Image, side, mode)
+	return s.recognizeSingle(ctx, req.Image, side, mode)
 }
 
-func (s *Service) recognizeSingle(ctx context.Context, requestID string, im Image, want Side, mode string) (*Result, error) {
+func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, mode string) (*Result, error) {
 	card, got, err := s.recognizeOne(ctx, im, want, mode)
 	if err != nil {
 		return nil, err
@@ -149,12 +149,12 @@ func (s *Service) recognizeSingle(ctx context.Context, requestID string, im Imag
 	} else {
 		rep = idcard.Examine(nil, rawBack(card), s.now())
 	}
-	return result(requestID, got, rep), nil
+	return result(got, rep), nil
 }
 
 // recognizeBoth reads both sides at once; the first failure cancels the other call, which
 // may save a quota unit, and is the error returned.
-func (s *Service) recognizeBoth(ctx context.Context, requestID string, front, back Image, mode string) (*Result, error) {
+func (s *Service) recognizeBoth(ctx context.Context, front, back Image, mode string) (*Result, error) {
 	var fc, bc *wechat.IDCard
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -177,7 +177,7 @@ func (s *Service) recognizeBoth(ctx context.Context, requestID string, front, ba
 		return nil, err
 	}
 	rep := idcard.Examine(rawFront(fc), rawBack(bc), s.now())
-	return result(requestID, SideBoth, rep), nil
+	return result(SideBoth, rep), nil
 }
 
 // prefixed returns a copy of err's *apperr.Error with its message prefixed, so the caller
@@ -189,16 +189,14 @@ func prefixed(err error, prefix string) error {
 	return &cp
 }
 
-func result(requestID string, side Side, rep idcard.Report) *Result {
+func result(side Side, rep idcard.Report) *Result {
 	r := &Result{
-		OK:        true,
-		RequestID: requestID,
-		Provider:  Provider,
-		Side:      side,
-		Card:      rep.Card,
-		Checks:    rep.Checks,
-		Verdict:   rep.Verdict,
-		Warnings:  rep.Warnings,
+		Provider: Provider,
+		Side:     side,
+		Card:     rep.Card,
+		Checks:   rep.Checks,
+		Verdict:  rep.Verdict,
+		Warnings: rep.Warnings,
 	}
 	// Empty lists are [] in JSON, never null: clients iterate them without a check.
 	if r.Checks == nil {

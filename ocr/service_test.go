@@ -194,11 +194,11 @@ func TestFileIDFlow(t *testing.T) {
 	var gotURL string
 	wx := &fakeWeChat{byURL: func(_ context.Context, u string) (*wechat.IDCard, error) { gotURL = u; return front, nil }}
 	s := newService(t, wx, nil)
-	res, err := s.Recognize(context.Background(), Request{RequestID: "r1", Image: Image{FileID: "cloud://env-a.7465-env-a-1/cards/a.png"}})
+	res, err := s.Recognize(context.Background(), Request{Image: Image{FileID: "cloud://env-a.7465-env-a-1/cards/a.png"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.RequestID != "r1" || res.Side != SideFront || *res.Card.IDNumber != front.ID {
+	if res.Side != SideFront || *res.Card.IDNumber != front.ID {
 		t.Errorf("result %+v", res)
 	}
 	if wx.lastEnv != "env-a" || gotURL != "https://dl.example.com/env-a.7465-env-a-1/cards/a.png" {
