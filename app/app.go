@@ -68,6 +68,10 @@ func Run(args []string, env Env) int {
 	case "validate":
 		return cmdValidate(rest, env.Stdin, env.Stdout, env.Stderr)
 	case "version", "--version":
+		fs := newFlagSet("version", "version", env.Stderr)
+		if code := parseFlags(fs, rest); code >= 0 {
+			return code
+		}
 		fmt.Fprintf(env.Stdout, "scf-idcard-ocr %s\n", Version)
 		return 0
 	case "help", "-h", "-help", "--help":

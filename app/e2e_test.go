@@ -331,7 +331,7 @@ func TestCommandLine(t *testing.T) {
 	if code, _, _ := runBin(t, env, "", "frobnicate"); code != 2 {
 		t.Errorf("unknown command exit %d", code)
 	}
-	for _, c := range []string{"serve", "invoke", "emulator", "refresh-token", "validate"} {
+	for _, c := range []string{"serve", "invoke", "emulator", "refresh-token", "validate", "version"} {
 		code, out, errOut := runBin(t, env, "", c, "--help")
 		if code != 0 || !strings.Contains(out+errOut, "Usage: scf-idcard-ocr "+c) {
 			t.Errorf("%s --help: %d %q %q", c, code, out, errOut)
@@ -339,6 +339,21 @@ func TestCommandLine(t *testing.T) {
 	}
 	if code, _, errOut := runBin(t, env, "", "invoke"); code != 2 || !strings.Contains(errOut, "--event") {
 		t.Errorf("invoke without --event: %d %q", code, errOut)
+	}
+}
+
+// Without API_KEYS the function still starts (cloud calls need no key) and says so once, and
+// accurately: /healthz stays open.
+func TestEmptyAPIKeysWarnedOnce(t *testing.T) {
+	code, _, errOut := runBin(t, baseEnv("WX_APPID=wx1234567890abcdef", "WX_APPSECRET=s3cr3t-app-secret-value"), "", "serve", "--print-config")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if n := strings.Count(errOut, "API_KEYS"); n != 1 {
+		t.Errorf("the API_KEYS warning appears %d times, want once:\n%s", n, errOut)
+	}
+	if strings.Contains(errOut, "every HTTP request") || !strings.Contains(errOut, "/healthz") {
+		t.Errorf("the warning misstates what is refused:\n%s", errOut)
 	}
 }
 

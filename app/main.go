@@ -112,7 +112,9 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 		return nil, fmt.Errorf("handler: %w", err)
 	}
 	if !authDisabled && len(cfg.APIKeys) == 0 {
-		logger.Warn("API_KEYS is empty: every HTTP request will be answered UNAUTHORIZED; cloud calls and timers still work")
+		// Fail closed rather than refuse to start: a function serving only cloud calls needs
+		// no keys. Said once, here, where the configuration is known.
+		logger.Warn("API_KEYS is empty: POST /v1/idcard over HTTP is answered UNAUTHORIZED; GET /healthz, cloud calls and timers still work")
 	}
 	return m, nil
 }

@@ -14,6 +14,8 @@ type Code string
 // The error codes. Their HTTP statuses are in Status; README.md documents both.
 const (
 	InvalidRequest      Code = "INVALID_REQUEST"
+	NotFound            Code = "NOT_FOUND"
+	MethodNotAllowed    Code = "METHOD_NOT_ALLOWED"
 	Unauthorized        Code = "UNAUTHORIZED"
 	ImageURLRejected    Code = "IMAGE_URL_REJECTED"
 	ImageTooLarge       Code = "IMAGE_TOO_LARGE"
@@ -31,6 +33,8 @@ const (
 // statuses is the one table of HTTP statuses per code.
 var statuses = map[Code]int{
 	InvalidRequest:      400,
+	NotFound:            404,
+	MethodNotAllowed:    405,
 	Unauthorized:        401,
 	ImageURLRejected:    400,
 	ImageTooLarge:       413,
@@ -55,7 +59,7 @@ var retryable = map[Code]bool{
 
 // Codes returns every code in documentation order.
 func Codes() []Code {
-	return []Code{InvalidRequest, Unauthorized, ImageURLRejected, ImageTooLarge,
+	return []Code{InvalidRequest, NotFound, MethodNotAllowed, Unauthorized, ImageURLRejected, ImageTooLarge,
 		ImageUnreadable, ImageFetchFailed, NoCardFound, RateLimited,
 		QuotaExhausted, UpstreamAuth, UpstreamUnavailable, Timeout, Internal}
 }

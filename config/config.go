@@ -85,7 +85,7 @@ var vars = []Var{
 	{"WX_APPSECRET", "", "Mini Program appsecret; required for TOKEN_SOURCE stable and legacy", true},
 	{"WX_API_BASE", "https://api.weixin.qq.com", "WeChat API base URL; http only for TOKEN_SOURCE=none (Cloud Hosting open interface) or a loopback host", false},
 	{"WX_CLOUD_ENV", "", "CloudBase environment id for fileId downloads (default: taken from the fileId)", false},
-	{"API_KEYS", "", "comma-separated API keys accepted as 'Authorization: Bearer <key>' (each at least 16 characters); empty: HTTP requests are refused", true},
+	{"API_KEYS", "", "comma-separated API keys accepted as 'Authorization: Bearer <key>' (each at least 16 characters); empty: POST /v1/idcard over HTTP is refused (GET /healthz, cloud calls and timers still work)", true},
 	{"ADMIN_API_KEYS", "", "comma-separated keys for admin endpoints such as POST /v1/token/refresh", true},
 	{"TOKEN_SOURCE", SourceStable, "where the access_token comes from: stable, legacy, store, cloudbase or none", false},
 	{"TOKEN_STORE", "file:///tmp/idcard-ocr/token.json", "shared token store: file:///path, redis://[user:pass@]host:port/db, rediss://..., memory://", false},

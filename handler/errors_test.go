@@ -41,6 +41,20 @@ func TestErrorCodes(t *testing.T) {
 		_, r := e.postJSON(t, jsonBody(map[string]any{"front": map[string]string{"fileId": fileBack}, "back": map[string]string{"fileId": fileFront}}))
 		sawCode(t, r, "INVALID_REQUEST")
 	})
+	t.Run("NOT_FOUND", func(t *testing.T) {
+		resp, r := e.do(t, http.MethodPost, "/v1/idcards", "application/json", apiKey, strings.NewReader(`{}`))
+		sawCode(t, r, "NOT_FOUND")
+		if resp.StatusCode != 404 {
+			t.Errorf("status = %d", resp.StatusCode)
+		}
+	})
+	t.Run("METHOD_NOT_ALLOWED", func(t *testing.T) {
+		resp, r := e.do(t, http.MethodDelete, "/healthz", "", "", nil)
+		sawCode(t, r, "METHOD_NOT_ALLOWED")
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" {
+			t.Errorf("status = %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	})
 	t.Run("UNAUTHORIZED", func(t *testing.T) {
 		for _, key := range []string{"", "wrong-key", adminKey} {
 			resp, r := e.do(t, http.MethodPost, "/v1/idcard", "application/json", key, strings.NewReader(`{"fileId":"`+fileFront+`"}`))

@@ -145,11 +145,11 @@ func TestRoutes(t *testing.T) {
 		t.Errorf("healthz called upstream: %v", calls)
 	}
 	resp, r = e.do(t, http.MethodGet, "/nope", "", apiKey, nil)
-	if resp.StatusCode != 404 || r.code() != "INVALID_REQUEST" {
+	if resp.StatusCode != 404 || r.code() != "NOT_FOUND" {
 		t.Errorf("404: %d %s", resp.StatusCode, r.code())
 	}
 	resp, r = e.do(t, http.MethodGet, "/v1/idcard", "", apiKey, nil)
-	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" || r.code() != "INVALID_REQUEST" {
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" || r.code() != "METHOD_NOT_ALLOWED" {
 		t.Errorf("405: %d %q %s", resp.StatusCode, resp.Header.Get("Allow"), r.code())
 	}
 	// Refresh needs the admin key; an API key is not enough.

@@ -131,11 +131,6 @@ func New(o Options) (*Handler, error) {
 			h.limiter = h.local
 		}
 	}
-	if !h.authDisabled && len(h.apiKeys) == 0 {
-		// Fail closed rather than refuse to start: a function serving only cloud calls
-		// needs no keys, and every HTTP request is answered 401.
-		h.log.Warn("no API keys configured: every HTTP request to /v1/idcard will be refused")
-	}
 	return h, nil
 }
 
@@ -207,8 +202,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.serveRefresh(w, r, ri)
 	default:
-		e := apperr.Errorf(apperr.InvalidRequest, "no such endpoint: %s %s", r.Method, r.URL.Path)
-		h.writeErrorStatus(w, ri, http.StatusNotFound, e)
+		h.writeError(w, ri, apperr.Errorf(apperr.NotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	}
 }
 
@@ -245,8 +239,7 @@ func allowMethod(w http.ResponseWriter, r *http.Request, ri *reqInfo, h *Handler
 		}
 	}
 	w.Header().Set("Allow", strings.Join(methods, ", "))
-	h.writeErrorStatus(w, ri, http.StatusMethodNotAllowed,
-		apperr.Errorf(apperr.InvalidRequest, "method %s is not allowed here; use %s", r.Method, strings.Join(methods, " or ")))
+	h.writeError(w, ri, apperr.Errorf(apperr.MethodNotAllowed, "method %s is not allowed here; use %s", r.Method, strings.Join(methods, " or ")))
 	return false
 }
 
@@ -441,11 +434,6 @@ func (h *Handler) errorBody(ri *reqInfo, err error) (*errorBody, *apperr.Error) 
 func (h *Handler) writeError(w http.ResponseWriter, ri *reqInfo, err error) {
 	body, ae := h.errorBody(ri, err)
 	h.writeJSON(w, ri, ae.Code.Status(), body)
-}
-
-func (h *Handler) writeErrorStatus(w http.ResponseWriter, ri *reqInfo, status int, err error) {
-	body, _ := h.errorBody(ri, err)
-	h.writeJSON(w, ri, status, body)
 }
 
 func (h *Handler) writeJSON(w http.ResponseWriter, ri *reqInfo, status int, v any) {
