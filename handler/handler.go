@@ -21,6 +21,7 @@ import (
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
 	"github.com/wxocr/scf-idcard-ocr/idcard"
+	"github.com/wxocr/scf-idcard-ocr/internal/redact"
 	"github.com/wxocr/scf-idcard-ocr/ocr"
 	"github.com/wxocr/scf-idcard-ocr/ratelimit"
 	"github.com/wxocr/scf-idcard-ocr/token"
@@ -484,7 +485,8 @@ func (h *Handler) logRequest(ri *reqInfo) {
 	level := slog.LevelInfo
 	if ri.err != nil {
 		// The internal detail of an error (wrapped causes) is logged, never returned.
-		attrs = append(attrs, slog.String("err", ri.err.Error()))
+		// Last guard: whatever error reached here, no signed URL query leaves in the log.
+		attrs = append(attrs, slog.String("err", redact.Text(ri.err.Error())))
 		if ae := apperr.AsError(ri.err); ae.Code == apperr.Internal {
 			level = slog.LevelError
 		}

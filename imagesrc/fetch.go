@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
+	"github.com/wxocr/scf-idcard-ocr/internal/redact"
 )
 
 const defaultUserAgent = "scf-idcard-ocr/1 (image fetch)"
@@ -161,7 +162,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (data []byte, conten
 	defer cancel()
 	req, err := http.NewRequestWithContext(fctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, "", apperr.Wrap(apperr.ImageURLRejected, err, "image URL is not a valid URL")
+		return nil, "", apperr.Wrap(apperr.ImageURLRejected, redact.Error(err), "image URL is not a valid URL")
 	}
 	req.Header.Set("User-Agent", f.userAgent)
 	req.Header.Set("Accept", "image/*")
@@ -189,12 +190,15 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (data []byte, conten
 	return data, resp.Header.Get("Content-Type"), nil
 }
 
-// classify turns a transport error into the application error a caller acts on.
+// classify turns a transport error into the application error a caller acts on. The error
+// kept inside is redacted: net/http's *url.Error quotes the URL, signed query and all, and
+// the error ends up in the request's log line.
 func (f *Fetcher) classify(parent, fctx context.Context, err error) error {
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
 		return ae
 	}
+	err = redact.Error(err)
 	var ad *addrError
 	if errors.As(err, &ad) {
 		return apperr.Wrap(apperr.ImageURLRejected, err, "image URL leads to a forbidden address (%s)", ad.reason)

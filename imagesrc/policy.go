@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
+	"github.com/wxocr/scf-idcard-ocr/internal/redact"
 )
 
 // Defaults applied by Policy for zero fields.
@@ -86,7 +87,8 @@ func (p Policy) CheckURL(raw string) (*url.URL, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return nil, apperr.Wrap(apperr.ImageURLRejected, err, "image URL is not a valid URL")
+		// url.Parse quotes the whole text, signature included.
+		return nil, apperr.Wrap(apperr.ImageURLRejected, redact.Error(err), "image URL is not a valid URL")
 	}
 	if !u.IsAbs() || u.Opaque != "" {
 		return nil, rejectf("image URL must be absolute, like https://example.com/card.jpg")

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"github.com/wxocr/scf-idcard-ocr/apperr"
 	"github.com/wxocr/scf-idcard-ocr/idcard"
 	"github.com/wxocr/scf-idcard-ocr/imagesrc"
+	"github.com/wxocr/scf-idcard-ocr/internal/redact"
 	"github.com/wxocr/scf-idcard-ocr/token"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
 )
@@ -353,7 +353,7 @@ func (s *Service) byURL(ctx context.Context, imgURL, mode string) (*wechat.IDCar
 	}
 	up := upstreamOf(api)
 	s.log.InfoContext(ctx, "WeChat could not fetch the image URL; fetching it ourselves",
-		"host", hostOf(imgURL), "errcode", api.ErrCode)
+		"url", redact.URL(imgURL), "errcode", api.ErrCode)
 	data, _, ferr := s.images.Fetch(ctx, imgURL)
 	if ferr != nil {
 		ae := apperr.AsError(ferr)
@@ -364,18 +364,10 @@ func (s *Service) byURL(ctx context.Context, imgURL, mode string) (*wechat.IDCar
 		if cp.Upstream == nil {
 			cp.Upstream = up
 		}
-		s.log.InfoContext(ctx, "image URL fallback failed", "host", hostOf(imgURL), "code", string(cp.Code), "err", ferr)
+		s.log.InfoContext(ctx, "image URL fallback failed", "url", redact.URL(imgURL), "code", string(cp.Code), "err", redact.Text(ferr.Error()))
 		return nil, &cp
 	}
 	return s.byBytes(ctx, data, mode)
-}
-
-// hostOf names a URL's host for logs: download URLs carry signatures in their query.
-func hostOf(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		return u.Host
-	}
-	return ""
 }
 
 func upstreamOf(api *wechat.APIError) *apperr.Upstream {

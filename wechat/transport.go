@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	redactpkg "github.com/wxocr/scf-idcard-ocr/internal/redact"
 	"github.com/wxocr/scf-idcard-ocr/token"
 )
 
@@ -168,7 +169,8 @@ func (t *transport) attempt(ctx context.Context, req *request, tok token.Token, 
 	err = checkResponse(req.endpoint, resp.StatusCode, raw, out)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		apiErr.ErrMsg = redact(apiErr.ErrMsg, secrets)
+		// WeChat's errmsg may quote img_url, a signed download URL.
+		apiErr.ErrMsg = redactpkg.Text(redact(apiErr.ErrMsg, secrets))
 		t.logger.LogAttrs(ctx, slog.LevelDebug, "wechat: call failed",
 			slog.String("endpoint", req.endpoint), slog.Int("status", resp.StatusCode),
 			slog.Int("errcode", apiErr.ErrCode), slog.Duration("latency", time.Since(start)))
