@@ -18,8 +18,9 @@ const validateUsage = `Usage: scf-idcard-ocr validate [--valid-date RANGE] [ID..
 
 Checks ID numbers (resident ID, 15-digit legacy, Hong Kong/Macao/Taiwan residence permits,
 foreign permanent residence IDs) and prints one JSON object a line:
-input, valid, documentType, idNumber, legacyNumber, birthDate, gender, age, region,
-problems, warnings; with --valid-date also the checks and verdict of a card made of the
+input, valid, documentType, idNumber, legacyNumber, birthDate, gender, age, region
+(for a foreign permanent number: the accepting province), nationality (foreign permanent
+numbers: ISO 3166-1 numeric, alpha3, name, nameZh), problems, warnings; with --valid-date also the checks and verdict of a card made of the
 number and that validity range (front_complete is left out: such a card has no name,
 gender, ethnicity or address to read). IDs are read from stdin, one a line, when none are given.
 

@@ -104,3 +104,26 @@ func TestValidateUsage(t *testing.T) {
 		t.Errorf("--help: exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
+
+// TestValidateIssue7 runs the numbers of issue 7 through the command as a user would.
+func TestValidateIssue7(t *testing.T) {
+	code, lines, _ := runV(t, "", "440301199001010012", "999999199001011238", "911398199012310021", "110201199312010077")
+	if code != 1 || len(lines) != 4 {
+		t.Fatalf("exit %d, %d lines; want 1 (one invalid), 4", code, len(lines))
+	}
+	if lines[0]["valid"] != true || lines[0]["region"].(map[string]any)["name"] != "广东省深圳市市辖区" {
+		t.Errorf("440301: %v", lines[0])
+	}
+	if p, _ := lines[1]["problems"].([]any); lines[1]["valid"] != false || len(p) != 2 || p[0] != "region_unknown" || p[1] != "nationality_unknown" {
+		t.Errorf("999999…: %v", lines[1])
+	}
+	if n, _ := lines[2]["nationality"].(map[string]any); n["alpha3"] != "KAZ" || n["numeric"] != "398" || lines[2]["valid"] != true {
+		t.Errorf("911398…: %v", lines[2])
+	}
+	if w, _ := lines[3]["warnings"].([]any); len(w) != 1 || w[0] != "region_retired_before_birth" {
+		t.Errorf("110201…: %v", lines[3])
+	}
+	if lines[0]["nationality"] != nil {
+		t.Errorf("a resident number has a nationality: %v", lines[0])
+	}
+}

