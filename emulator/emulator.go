@@ -69,6 +69,11 @@ type Options struct {
 	ForceRefreshDailyLimit int
 	// ForceRefreshInterval is the minimum spacing of force refreshes (default 30 s).
 	ForceRefreshInterval time.Duration
+	// OpenInterface accepts API calls that carry no token parameter at all, as WeChat Cloud
+	// Hosting's open interface service does for calls from inside the container (the
+	// platform authenticates the container, not the call). A token that is present is still
+	// checked.
+	OpenInterface bool
 }
 
 // Stats counts what the emulator has served since New.
@@ -92,6 +97,7 @@ type Emulator struct {
 	legacyLimit   int
 	forceLimit    int
 	forceGap      time.Duration
+	open          bool
 	signKey       []byte
 	handler       http.Handler
 
@@ -120,6 +126,7 @@ func New(o Options) *Emulator {
 		legacyLimit: o.LegacyDailyLimit,
 		forceLimit:  o.ForceRefreshDailyLimit,
 		forceGap:    o.ForceRefreshInterval,
+		open:        o.OpenInterface,
 		tokens:      make(map[string]*tokenRecord),
 		calls:       make(map[string]int),
 		faults:      make(map[string][]*Fault),

@@ -76,6 +76,9 @@ func (e *Emulator) tokenState(value string, now time.Time) int {
 // of IssueCloudBaseToken); a token given in the other parameter is not recognised.
 func (e *Emulator) checkToken(w http.ResponseWriter, r *http.Request) bool {
 	q := r.URL.Query()
+	if e.open && !q.Has("access_token") && !q.Has("cloudbase_access_token") {
+		return true
+	}
 	value, cloudbase := q.Get("access_token"), false
 	if cb, ok := q["cloudbase_access_token"]; ok && value == "" && len(cb) > 0 {
 		value, cloudbase = cb[0], true
