@@ -60,7 +60,7 @@ func StartSandbox(logger *slog.Logger) (*Sandbox, error) {
 // Getenv overlays the sandbox's settings on the real environment: the emulator as WeChat, its
 // credentials, a file token store in the temp folder, and the emulator trusted as an image host.
 // Anything else (limits, log level) still comes from the real environment.
-func (s *Sandbox) Getenv(real func(string) string) func(string) string {
+func (s *Sandbox) Getenv(getenv func(string) string) func(string) string {
 	overlay := map[string]string{
 		"WX_APPID":     emulator.DefaultAppID,
 		"WX_APPSECRET": emulator.DefaultSecret,
@@ -76,7 +76,7 @@ func (s *Sandbox) Getenv(real func(string) string) func(string) string {
 		if v, ok := overlay[k]; ok {
 			return v
 		}
-		return real(k)
+		return getenv(k)
 	}
 }
 

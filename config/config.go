@@ -341,15 +341,15 @@ func parseDuration(s string) (time.Duration, bool) {
 	return d, err == nil
 }
 
-func (p *parser) duration(name string, min, max time.Duration) time.Duration {
+func (p *parser) duration(name string, lo, hi time.Duration) time.Duration {
 	raw := p.get(name)
 	d, ok := parseDuration(raw)
 	if !ok {
 		p.fail(name, "must be a duration like %q or a number of seconds, got %q", defaultOf(name), raw)
 		return 0
 	}
-	if d < min || d > max {
-		p.fail(name, "must be between %s and %s, got %q", min, max, raw)
+	if d < lo || d > hi {
+		p.fail(name, "must be between %s and %s, got %q", lo, hi, raw)
 		return 0
 	}
 	return d

@@ -27,11 +27,11 @@ func isSpace(c byte) bool {
 // anywhere. The decoded size is bounded from the text's length before anything is decoded,
 // so an oversized string fails with IMAGE_TOO_LARGE without allocating. A valid one costs
 // one allocation: the decoded size (+2 at most) for unbroken base64; for text with whitespace
-// it may reach 3/4 of the text's length, never more than max. max <= 0 means DefaultMaxBytes.
+// it may reach 3/4 of the text's length, never more than limit. limit <= 0 means DefaultMaxBytes.
 // Empty or malformed text is INVALID_REQUEST.
-func DecodeBase64(s string, max int64) ([]byte, error) {
-	if max <= 0 {
-		max = DefaultMaxBytes
+func DecodeBase64(s string, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxBytes
 	}
 	s, err := stripDataURL(s)
 	if err != nil {
@@ -50,13 +50,13 @@ func DecodeBase64(s string, max int64) ([]byte, error) {
 		data--
 	}
 	size := int64(data) * 3 / 4
-	if size > max {
+	if size > limit {
 		exact, perr := inspect(s)
 		if perr != nil {
 			return nil, perr
 		}
-		if exact > max {
-			return nil, apperr.Errorf(apperr.ImageTooLarge, "image is %d bytes, larger than the limit of %d bytes", exact, max)
+		if exact > limit {
+			return nil, apperr.Errorf(apperr.ImageTooLarge, "image is %d bytes, larger than the limit of %d bytes", exact, limit)
 		}
 		size = exact
 	}

@@ -176,14 +176,14 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (data []byte, conten
 		e.Retryable = resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout
 		return nil, "", e
 	}
-	max := f.policy.maxBytes()
-	if resp.ContentLength > max {
-		return nil, "", tooLarge(max)
+	limit := f.policy.maxBytes()
+	if resp.ContentLength > limit {
+		return nil, "", tooLarge(limit)
 	}
-	data, err = readLimited(resp.Body, max, resp.ContentLength)
+	data, err = readLimited(resp.Body, limit, resp.ContentLength)
 	if err != nil {
 		if errors.Is(err, errTooLarge) {
-			return nil, "", tooLarge(max)
+			return nil, "", tooLarge(limit)
 		}
 		return nil, "", f.classify(ctx, fctx, err)
 	}
@@ -222,31 +222,31 @@ func (f *Fetcher) classify(parent, fctx context.Context, err error) error {
 
 var errTooLarge = errors.New("image too large")
 
-func tooLarge(max int64) *apperr.Error {
-	return apperr.Errorf(apperr.ImageTooLarge, "image is larger than the limit of %d bytes", max)
+func tooLarge(limit int64) *apperr.Error {
+	return apperr.Errorf(apperr.ImageTooLarge, "image is larger than the limit of %d bytes", limit)
 }
 
-// readLimited reads r to EOF into one buffer, failing with errTooLarge once more than max
+// readLimited reads r to EOF into one buffer, failing with errTooLarge once more than limit
 // bytes arrive. sizeHint (a Content-Length, or -1) sizes the buffer so that a response of
 // known length is read with a single allocation.
-func readLimited(r io.Reader, max, sizeHint int64) ([]byte, error) {
+func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
 	var size int64 = 32 << 10
-	if sizeHint >= 0 && sizeHint <= max {
+	if sizeHint >= 0 && sizeHint <= limit {
 		size = sizeHint + 1 // +1: room for the read that reports EOF
 	}
-	size = min(size, max+1)
+	size = min(size, limit+1)
 	buf := make([]byte, 0, size)
-	lr := io.LimitReader(r, max+1)
+	lr := io.LimitReader(r, limit+1)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)] // let append pick the growth
-			if int64(cap(buf)) > max+1 {
-				buf = buf[: len(buf) : max+1]
+			if int64(cap(buf)) > limit+1 {
+				buf = buf[: len(buf) : limit+1]
 			}
 		}
 		n, err := lr.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > max {
+		if int64(len(buf)) > limit {
 			return nil, errTooLarge
 		}
 		if err == io.EOF {
@@ -258,18 +258,18 @@ func readLimited(r io.Reader, max, sizeHint int64) ([]byte, error) {
 	}
 }
 
-// ReadLimited reads a multipart part or other upload into memory, at most max bytes (0 means
+// ReadLimited reads a multipart part or other upload into memory, at most limit bytes (0 means
 // DefaultMaxBytes): IMAGE_TOO_LARGE past it (also when r is an http.MaxBytesReader that hit
 // its own limit), INVALID_REQUEST when the upload cannot be read.
-func ReadLimited(r io.Reader, max int64) ([]byte, error) {
-	if max <= 0 {
-		max = DefaultMaxBytes
+func ReadLimited(r io.Reader, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = DefaultMaxBytes
 	}
-	b, err := readLimited(r, max, -1)
+	b, err := readLimited(r, limit, -1)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.Is(err, errTooLarge) || errors.As(err, &mbe) {
-			return nil, tooLarge(max)
+			return nil, tooLarge(limit)
 		}
 		var ae *apperr.Error
 		if errors.As(err, &ae) {

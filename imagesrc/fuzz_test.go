@@ -16,16 +16,15 @@ func FuzzDecodeBase64(f *testing.F) {
 	} {
 		f.Add(s, int64(64))
 	}
-	f.Fuzz(func(t *testing.T, s string, max int64) {
-		max = max % 4096
-		b, err := DecodeBase64(s, max)
+	f.Fuzz(func(t *testing.T, s string, limit int64) {
+		limit = limit % 4096
+		b, err := DecodeBase64(s, limit)
 		if err != nil {
 			if codeOf(err) == "" {
 				t.Fatalf("untyped error %v", err)
 			}
 			return
 		}
-		limit := max
 		if limit <= 0 {
 			limit = DefaultMaxBytes
 		}

@@ -90,17 +90,17 @@ func isWebP(b []byte) bool {
 }
 
 // Check is the local gate before any upstream call (a rejected image costs no quota):
-// IMAGE_UNREADABLE for empty or unrecognised bytes, IMAGE_TOO_LARGE past max (0 means
+// IMAGE_UNREADABLE for empty or unrecognised bytes, IMAGE_TOO_LARGE past limit (0 means
 // DefaultMaxBytes).
-func Check(b []byte, max int64) (Format, error) {
-	if max <= 0 {
-		max = DefaultMaxBytes
+func Check(b []byte, limit int64) (Format, error) {
+	if limit <= 0 {
+		limit = DefaultMaxBytes
 	}
 	if len(b) == 0 {
 		return Unknown, apperr.Errorf(apperr.ImageUnreadable, "empty image")
 	}
-	if int64(len(b)) > max {
-		return Unknown, apperr.Errorf(apperr.ImageTooLarge, "image is %d bytes, larger than the limit of %d bytes", len(b), max)
+	if int64(len(b)) > limit {
+		return Unknown, apperr.Errorf(apperr.ImageTooLarge, "image is %d bytes, larger than the limit of %d bytes", len(b), limit)
 	}
 	f, ok := Sniff(b)
 	if !ok {

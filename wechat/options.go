@@ -153,12 +153,12 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithBackoff sets the first retry delay and its cap. Each retry doubles the delay, and a
 // random jitter takes it anywhere between half and all of it. Default 200 ms, capped at 2 s.
-func WithBackoff(initial, max time.Duration) Option {
+func WithBackoff(initial, ceiling time.Duration) Option {
 	return func(s *settings) error {
-		if initial <= 0 || max < initial {
-			return fmt.Errorf("wechat: backoff %v..%v: need 0 < initial <= max", initial, max)
+		if initial <= 0 || ceiling < initial {
+			return fmt.Errorf("wechat: backoff %v..%v: need 0 < initial <= max", initial, ceiling)
 		}
-		s.backoff, s.maxBackoff = initial, max
+		s.backoff, s.maxBackoff = initial, ceiling
 		return nil
 	}
 }
