@@ -137,7 +137,8 @@ func (f *Fetcher) checkRedirect(req *http.Request, via []*http.Request) error {
 		return apperr.Errorf(apperr.ImageFetchFailed, "image URL redirected more than %d times", f.policy.maxRedirects())
 	}
 	if _, err := f.policy.CheckURL(req.URL.String()); err != nil {
-		if e, ok := err.(*apperr.Error); ok {
+		var e *apperr.Error
+		if errors.As(err, &e) {
 			return apperr.Wrap(e.Code, e, "image URL redirected to a rejected URL: %s", e.Message)
 		}
 		return err
@@ -210,7 +211,7 @@ func (f *Fetcher) classify(parent, fctx context.Context, err error) error {
 		return apperr.Wrap(apperr.ImageFetchFailed, err, "image download was cancelled")
 	}
 	var ne net.Error
-	if context.Cause(fctx) == errFetchTimeout || errors.As(err, &ne) && ne.Timeout() {
+	if errors.Is(context.Cause(fctx), errFetchTimeout) || errors.As(err, &ne) && ne.Timeout() {
 		return apperr.Wrap(apperr.ImageFetchFailed, err, "image download did not finish within %s", f.policy.timeout())
 	}
 	var dnsErr *net.DNSError
