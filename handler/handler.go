@@ -179,7 +179,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", ri.id)
 	defer func() {
 		if p := recover(); p != nil {
-			if p == http.ErrAbortHandler {
+			if err, _ := p.(error); errors.Is(err, http.ErrAbortHandler) {
 				panic(p)
 			}
 			h.log.Error("panic while serving", "requestId", ri.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -426,10 +426,15 @@ type errorDetail struct {
 }
 
 func (h *Handler) errorBody(ri *reqInfo, err error) (*errorBody, *apperr.Error) {
+	recordError(ri, err)
 	ae := apperr.AsError(err)
-	ri.code = string(ae.Code)
-	ri.err = err
 	return &errorBody{RequestID: ri.id, Error: errorDetail{Code: ae.Code, Message: ae.Message, Retryable: ae.Retryable, Upstream: ae.Upstream}}, ae
+}
+
+// recordError notes err's code and cause on ri for the request's log line.
+func recordError(ri *reqInfo, err error) {
+	ri.code = string(apperr.AsError(err).Code)
+	ri.err = err
 }
 
 func (h *Handler) writeError(w http.ResponseWriter, ri *reqInfo, err error) {

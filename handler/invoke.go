@@ -69,7 +69,7 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (out json.R
 		case KindAPIGateway, KindFunctionURL, KindCloudBaseHTTP:
 			return h.integrationError(ri, ae)
 		case KindTimer:
-			h.errorBody(ri, ae)
+			recordError(ri, ae) // for the log line; the platform gets derr
 			return nil, derr
 		}
 		return h.callError(ri, ae)
@@ -97,7 +97,7 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (out json.R
 	case KindTimer:
 		body, rerr := h.refresh(ctx, ri)
 		if rerr != nil {
-			h.errorBody(ri, rerr) // records the outcome for the log line
+			recordError(ri, rerr) // for the log line; the platform gets the wrapped error
 			return nil, fmt.Errorf("timer %s: refresh token: %w", ev.Timer.TriggerName, rerr)
 		}
 		return marshalRaw(body)
