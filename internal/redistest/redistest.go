@@ -113,7 +113,7 @@ func (s *Server) start() error {
 		return err
 	}
 	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
+	go func() { _ = cmd.Wait(); close(exited) }()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) {
@@ -131,7 +131,7 @@ func (s *Server) start() error {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	cmd.Process.Kill()
+	_ = cmd.Process.Kill()
 	<-exited
 	return fmt.Errorf("redis-server did not answer on %s within %v", addr, startTimeout)
 }
@@ -143,7 +143,7 @@ func ping(addr string) bool {
 		return false
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
 	if _, err := c.Write([]byte("PING\r\n")); err != nil {
 		return false
 	}
@@ -168,7 +168,7 @@ func (s *Server) kill() {
 	if cmd == nil {
 		return
 	}
-	cmd.Process.Kill()
+	_ = cmd.Process.Kill()
 	// Wait runs in start's goroutine; poll until the port is free.
 	deadline := time.Now().Add(startTimeout)
 	for time.Now().Before(deadline) && ping(s.Addr) {

@@ -54,7 +54,7 @@ func cmdProc(args []string) error {
 		err := cmd.Run()
 		d := time.Since(start)
 		if err != nil {
-			return fmt.Errorf("run %d: %v\nstdout: %s\nstderr: %.2000s", i, err, describe(stdout.Bytes()), stderr.String())
+			return fmt.Errorf("run %d: %w\nstdout: %s\nstderr: %.2000s", i, err, describe(stdout.Bytes()), stderr.String())
 		}
 		if *expect != "" && !strings.Contains(stdout.String(), *expect) {
 			return fmt.Errorf("run %d: stdout lacks %q: %s", i, *expect, describe(stdout.Bytes()))
