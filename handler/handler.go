@@ -468,7 +468,7 @@ func (h *Handler) logRequest(ri *reqInfo) {
 	attrs := []slog.Attr{
 		slog.String("requestId", ri.id),
 		slog.String("event", string(ri.kind)),
-		slog.String("provider", ocr.Provider),
+		slog.String("provider", ocr.ProviderWeChat),
 		slog.Int64("latencyMs", h.now().Sub(ri.start).Milliseconds()),
 		slog.String("outcome", outcome),
 	}

@@ -23,7 +23,7 @@ import (
 type okService struct{}
 
 func (okService) Recognize(context.Context, ocr.Request) (*ocr.Result, error) {
-	return &ocr.Result{Provider: ocr.Provider, Side: "front"}, nil
+	return &ocr.Result{Provider: ocr.ProviderWeChat, Side: "front"}, nil
 }
 
 // instance is one function instance: its own handler and its own Redis client.

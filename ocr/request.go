@@ -98,9 +98,6 @@ type Request struct {
 	Front, Back *Image
 }
 
-// Provider is the recognition provider reported in results and upstream errors.
-const Provider = "wechat"
-
 // Result is a successful recognition: what was read and what the examination found. The
 // transport's envelope (ok, requestId) is the handler's, not the service's.
 type Result struct {

@@ -24,15 +24,20 @@ import (
 	"github.com/wxocr/scf-idcard-ocr/wechat"
 )
 
-// WeChat is the part of *wechat.Client the service calls.
-type WeChat interface {
+// Files resolves cloud-storage fileIDs to download URLs (*wechat.Client).
+type Files interface {
 	BatchDownloadFile(ctx context.Context, env string, fileIDs []string, maxAge time.Duration) ([]wechat.FileURL, error)
-	IDCardByURL(ctx context.Context, imgURL, mode string) (*wechat.IDCard, error)
-	IDCardByImage(ctx context.Context, img []byte, contentType, mode string) (*wechat.IDCard, error)
 }
 
-// ImageFetcher downloads an image URL ourselves (*imagesrc.Fetcher): the fallback when
-// WeChat answers 101000 for a URL it could not fetch.
+// WeChat is the part of *wechat.Client the service calls: file IDs and, unless Providers
+// says otherwise, the WeChat provider.
+type WeChat interface {
+	Files
+	WeChatOCR
+}
+
+// ImageFetcher downloads an image URL ourselves (*imagesrc.Fetcher): the fallback when a
+// provider could not fetch a URL (ErrURLUnreachable, e.g. WeChat's 101000).
 type ImageFetcher interface {
 	Fetch(ctx context.Context, rawURL string) (data []byte, contentType string, err error)
 }
@@ -43,8 +48,12 @@ const downloadMaxAge = 10 * time.Minute
 
 // Options configures a Service. WeChat is required.
 type Options struct {
-	// WeChat is the API client.
+	// WeChat is the API client: it resolves fileIDs, and is the provider when Providers is
+	// empty.
 	WeChat WeChat
+	// Providers read the images, in order of preference; empty means the WeChat provider on
+	// WeChat.
+	Providers []Provider
 	// Images fetches URLs for the 101000 fallback; nil means imagesrc.NewFetcher(URLPolicy)
 	// with MaxBytes set to MaxImageBytes.
 	Images ImageFetcher
@@ -62,13 +71,14 @@ type Options struct {
 
 // Service recognises ID cards. It is safe for concurrent use.
 type Service struct {
-	wx       WeChat
-	images   ImageFetcher
-	policy   imagesrc.Policy
-	maxBytes int64
-	cloudEnv string
-	now      func() time.Time
-	log      *slog.Logger
+	files     Files
+	providers []Provider
+	images    ImageFetcher
+	policy    imagesrc.Policy
+	maxBytes  int64
+	cloudEnv  string
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 // New checks the options and builds a Service.
@@ -80,13 +90,22 @@ func New(o Options) (*Service, error) {
 		return nil, fmt.Errorf("ocr: MaxImageBytes must be >= 0, got %d", o.MaxImageBytes)
 	}
 	s := &Service{
-		wx:       o.WeChat,
-		images:   o.Images,
-		policy:   o.URLPolicy,
-		maxBytes: o.MaxImageBytes,
-		cloudEnv: strings.TrimSpace(o.CloudEnv),
-		now:      o.Now,
-		log:      o.Logger,
+		files:     o.WeChat,
+		providers: o.Providers,
+		images:    o.Images,
+		policy:    o.URLPolicy,
+		maxBytes:  o.MaxImageBytes,
+		cloudEnv:  strings.TrimSpace(o.CloudEnv),
+		now:       o.Now,
+		log:       o.Logger,
+	}
+	if len(s.providers) == 0 {
+		s.providers = []Provider{NewWeChatProvider(o.WeChat)}
+	}
+	for i, p := range s.providers {
+		if p == nil {
+			return nil, fmt.Errorf("ocr: Options.Providers[%d] is nil", i)
+		}
 	}
 	if s.maxBytes == 0 {
 		s.maxBytes = imagesrc.DefaultMaxBytes
@@ -139,45 +158,49 @@ func (s *Service) Recognize(ctx context.Context, req Request) (*Result, error) {
 }
 
 func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, mode string) (*Result, error) {
-	card, got, err := s.recognizeOne(ctx, im, want, mode)
+	rd, err := s.recognizeOne(ctx, im, want, mode)
 	if err != nil {
 		return nil, err
 	}
 	var rep idcard.Report
-	if got == SideFront {
-		rep = idcard.Examine(rawFront(card), nil, s.now())
+	if rd.Side == SideFront {
+		rep = idcard.Examine(rd.Front, nil, s.now())
 	} else {
-		rep = idcard.Examine(nil, rawBack(card), s.now())
+		rep = idcard.Examine(nil, rd.Back, s.now())
 	}
-	return result(got, rep), nil
+	return result(rd.provider, rd.Side, rep, rd.Checks), nil
 }
 
 // recognizeBoth reads both sides at once; the first failure cancels the other call, which
 // may save a quota unit, and is the error returned.
 func (s *Service) recognizeBoth(ctx context.Context, front, back Image, mode string) (*Result, error) {
-	var fc, bc *wechat.IDCard
+	var fr, br *Reading
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		c, _, err := s.recognizeOne(gctx, front, SideFront, mode)
+		r, err := s.recognizeOne(gctx, front, SideFront, mode)
 		if err != nil {
 			return prefixed(err, "front image: ")
 		}
-		fc = c
+		fr = r
 		return nil
 	})
 	g.Go(func() error {
-		c, _, err := s.recognizeOne(gctx, back, SideBack, mode)
+		r, err := s.recognizeOne(gctx, back, SideBack, mode)
 		if err != nil {
 			return prefixed(err, "back image: ")
 		}
-		bc = c
+		br = r
 		return nil
 	})
 	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	rep := idcard.Examine(rawFront(fc), rawBack(bc), s.now())
-	return result(SideBoth, rep), nil
+	rep := idcard.Examine(fr.Front, br.Back, s.now())
+	provider := fr.provider
+	if br.provider != provider {
+		provider += "," + br.provider
+	}
+	return result(provider, SideBoth, rep, append(fr.Checks, br.Checks...)), nil
 }
 
 // prefixed returns a copy of err's *apperr.Error with its message prefixed, so the caller
@@ -189,9 +212,12 @@ func prefixed(err error, prefix string) error {
 	return &cp
 }
 
-func result(side Side, rep idcard.Report) *Result {
+// result shapes the report and the provider's own checks as the API's success body; the
+// provider's checks count in the verdict like the examination's.
+func result(provider string, side Side, rep idcard.Report, extra []idcard.Check) *Result {
+	rep.Add(extra...)
 	r := &Result{
-		Provider: Provider,
+		Provider: provider,
 		Side:     side,
 		Card:     rep.Card,
 		Checks:   rep.Checks,
@@ -208,113 +234,156 @@ func result(side Side, rep idcard.Report) *Result {
 	return r
 }
 
-func rawFront(c *wechat.IDCard) *idcard.RawFront {
-	return &idcard.RawFront{
-		Name:      c.Name,
-		Gender:    c.Gender,
-		Ethnicity: c.Nationality,
-		Address:   c.Addr,
-		IDNumber:  c.ID,
-	}
-}
-
-func rawBack(c *wechat.IDCard) *idcard.RawBack {
-	// WeChat's OCR does not return the issuing authority: its absence is not a missing field.
-	return &idcard.RawBack{ValidDate: c.ValidDate, NoAuthority: true}
-}
-
-// recognizeOne reads one image and checks that it shows the wanted side (auto: either).
-func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, mode string) (*wechat.IDCard, Side, error) {
-	var (
-		card *wechat.IDCard
-		err  error
-	)
+// recognizeOne reads one image and checks that it shows the wanted side (auto: either). The
+// Reading returned has its Side set.
+func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, mode string) (*Reading, error) {
 	switch im.sources() {
 	case 0:
-		return nil, "", apperr.Errorf(apperr.InvalidRequest, "no image: give one of fileId, imageUrl or imageBase64")
+		return nil, apperr.Errorf(apperr.InvalidRequest, "no image: give one of fileId, imageUrl or imageBase64")
 	case 1:
 	default:
-		return nil, "", apperr.Errorf(apperr.InvalidRequest, "give exactly one of fileId, imageUrl or imageBase64")
+		return nil, apperr.Errorf(apperr.InvalidRequest, "give exactly one of fileId, imageUrl or imageBase64")
 	}
-	switch {
-	case im.FileID != "":
-		card, err = s.byFileID(ctx, im.FileID, mode)
-	case im.URL != "":
-		card, err = s.byImageURL(ctx, im.URL, mode)
-	case im.Base64 != "":
-		var data []byte
-		data, err = imagesrc.DecodeBase64(im.Base64, s.maxBytes)
-		if err == nil {
-			card, err = s.byBytes(ctx, data, mode)
-		}
-	default:
-		card, err = s.byBytes(ctx, im.Bytes, mode)
-	}
+	in, err := s.input(ctx, im)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	got, err := sideOf(card)
+	in.Side, in.Mode = want, mode
+	rd, err := s.call(ctx, in)
 	if err != nil {
-		return nil, "", err
+		return nil, err
+	}
+	got, err := sideOf(rd)
+	if err != nil {
+		return nil, err
 	}
 	if want != SideAuto && got != want {
-		return nil, "", apperr.Errorf(apperr.InvalidRequest, "expected the %s side, got the %s", want, got)
+		return nil, apperr.Errorf(apperr.InvalidRequest, "expected the %s side, got the %s", want, got)
 	}
-	return card, got, nil
+	rd.Side = got
+	return rd, nil
 }
 
-// sideOf reads WeChat's type, falling back on which fields are filled in.
-func sideOf(c *wechat.IDCard) (Side, error) {
+// input turns an image reference into what a provider takes: checked bytes, a URL that
+// passed the policy, or a fileID's download URL. Everything rejected here costs no quota.
+func (s *Service) input(ctx context.Context, im Image) (Input, error) {
 	switch {
-	case strings.EqualFold(c.Type, "Front"):
+	case im.FileID != "":
+		u, err := s.downloadURL(ctx, im.FileID)
+		return Input{URL: u}, err
+	case im.URL != "":
+		u, err := s.policy.CheckURL(im.URL)
+		if err != nil {
+			return Input{}, err
+		}
+		return Input{URL: u.String()}, nil
+	case im.Base64 != "":
+		data, err := imagesrc.DecodeBase64(im.Base64, s.maxBytes)
+		if err != nil {
+			return Input{}, err
+		}
+		return s.bytesInput(data)
+	default:
+		return s.bytesInput(im.Bytes)
+	}
+}
+
+// bytesInput checks an image locally, so that an oversized or non-image upload spends no
+// quota.
+func (s *Service) bytesInput(data []byte) (Input, error) {
+	format, err := imagesrc.Check(data, s.maxBytes)
+	if err != nil {
+		return Input{}, err
+	}
+	return Input{Bytes: data, ContentType: format.ContentType()}, nil
+}
+
+// sideOf takes the provider's side, falling back on which fields are filled in.
+func sideOf(r *Reading) (Side, error) {
+	switch {
+	case r.Side == SideFront || r.Side == SideBack:
+		return r.Side, nil
+	case r.Front != nil && (r.Front.IDNumber != "" || r.Front.Name != ""):
 		return SideFront, nil
-	case strings.EqualFold(c.Type, "Back"):
-		return SideBack, nil
-	case c.ID != "" || c.Name != "":
-		return SideFront, nil
-	case c.ValidDate != "":
+	case r.Back != nil && r.Back.ValidDate != "":
 		return SideBack, nil
 	}
 	return "", apperr.Errorf(apperr.NoCardFound, "no ID card was recognised in the image")
 }
 
-// byBytes checks the image locally, so that an oversized or non-image upload spends no
-// quota, then uploads it.
-func (s *Service) byBytes(ctx context.Context, data []byte, mode string) (*wechat.IDCard, error) {
-	format, err := imagesrc.Check(data, s.maxBytes)
+// call asks the provider to read in. When the provider could not download a URL (WeChat
+// answers 101000 on non-standard ports and intermittently) we fetch the image ourselves with
+// the SSRF-safe fetcher and send the bytes.
+func (s *Service) call(ctx context.Context, in Input) (*Reading, error) {
+	p := s.providers[0]
+	rd, err := p.Recognize(ctx, in)
+	if err == nil {
+		if rd == nil {
+			return nil, apperr.Errorf(apperr.Internal, "internal error")
+		}
+		rd.provider = p.Name()
+		return rd, nil
+	}
+	if in.URL == "" || !errors.Is(err, ErrURLUnreachable) {
+		return nil, err
+	}
+	pe := apperr.AsError(err)
+	s.log.InfoContext(ctx, "the provider could not fetch the image URL; fetching it ourselves",
+		"provider", p.Name(), "url", redact.URL(in.URL), "upstream", upstreamCode(pe))
+	data, _, ferr := s.images.Fetch(ctx, in.URL)
+	if ferr != nil {
+		ae := apperr.AsError(ferr)
+		if ae.Code == apperr.Internal {
+			ae = apperr.Wrap(apperr.ImageFetchFailed, ferr, "the image URL could not be fetched")
+		}
+		cp := *ae
+		if cp.Upstream == nil {
+			cp.Upstream = pe.Upstream
+		}
+		s.log.InfoContext(ctx, "image URL fallback failed", "url", redact.URL(in.URL), "code", string(cp.Code), "err", redact.Text(ferr.Error()))
+		return nil, &cp
+	}
+	bin, err := s.bytesInput(data)
 	if err != nil {
 		return nil, err
 	}
-	card, err := s.wx.IDCardByImage(ctx, data, format.ContentType(), mode)
-	if err != nil {
-		return nil, mapError(ctx, err)
-	}
-	return card, nil
-}
-
-func (s *Service) byImageURL(ctx context.Context, raw, mode string) (*wechat.IDCard, error) {
-	u, err := s.policy.CheckURL(raw)
+	bin.Side, bin.Mode = in.Side, in.Mode
+	rd, err = p.Recognize(ctx, bin)
 	if err != nil {
 		return nil, err
 	}
-	return s.byURL(ctx, u.String(), mode)
+	if rd == nil {
+		return nil, apperr.Errorf(apperr.Internal, "internal error")
+	}
+	rd.provider = p.Name()
+	return rd, nil
 }
 
-func (s *Service) byFileID(ctx context.Context, fileID, mode string) (*wechat.IDCard, error) {
+func upstreamCode(e *apperr.Error) string {
+	if e.Upstream == nil {
+		return ""
+	}
+	return e.Upstream.Code
+}
+
+// downloadURL resolves a cloud-storage fileID. The download URL comes from WeChat, so it
+// skips the caller URL policy; the fallback fetch still applies it, together with the
+// fetcher's address checks.
+func (s *Service) downloadURL(ctx context.Context, fileID string) (string, error) {
 	if !strings.HasPrefix(fileID, "cloud://") {
-		return nil, apperr.Errorf(apperr.InvalidRequest, "fileId must be a cloud storage file ID (cloud://<env>.<bucket>/<path>)")
+		return "", apperr.Errorf(apperr.InvalidRequest, "fileId must be a cloud storage file ID (cloud://<env>.<bucket>/<path>)")
 	}
 	env := s.cloudEnv
 	if env == "" {
 		e, err := wechat.EnvFromFileID(fileID)
 		if err != nil {
-			return nil, apperr.Wrap(apperr.InvalidRequest, err, "fileId must be a cloud storage file ID (cloud://<env>.<bucket>/<path>)")
+			return "", apperr.Wrap(apperr.InvalidRequest, err, "fileId must be a cloud storage file ID (cloud://<env>.<bucket>/<path>)")
 		}
 		env = e
 	}
-	files, err := s.wx.BatchDownloadFile(ctx, env, []string{fileID}, downloadMaxAge)
+	files, err := s.files.BatchDownloadFile(ctx, env, []string{fileID}, downloadMaxAge)
 	if err != nil {
-		return nil, mapError(ctx, err)
+		return "", mapError(ctx, err)
 	}
 	var f *wechat.FileURL
 	for i := range files {
@@ -325,49 +394,16 @@ func (s *Service) byFileID(ctx context.Context, fileID, mode string) (*wechat.ID
 	}
 	switch {
 	case f == nil:
-		return nil, apperr.Errorf(apperr.ImageFetchFailed, "cloud storage returned no download URL for the fileId")
+		return "", apperr.Errorf(apperr.ImageFetchFailed, "cloud storage returned no download URL for the fileId")
 	case f.Status != 0:
 		e := apperr.Errorf(apperr.ImageFetchFailed, "cloud storage could not provide the file: %s", f.ErrMsg)
 		e.Retryable = false // a missing or foreign file stays missing
-		e.Upstream = &apperr.Upstream{Provider: Provider, Code: strconv.Itoa(f.Status), Message: f.ErrMsg}
-		return nil, e
+		e.Upstream = &apperr.Upstream{Provider: ProviderWeChat, Code: strconv.Itoa(f.Status), Message: f.ErrMsg}
+		return "", e
 	case f.DownloadURL == "":
-		return nil, apperr.Errorf(apperr.ImageFetchFailed, "cloud storage returned an empty download URL for the fileId")
+		return "", apperr.Errorf(apperr.ImageFetchFailed, "cloud storage returned an empty download URL for the fileId")
 	}
-	// The download URL comes from WeChat, so it skips the caller URL policy; the fallback
-	// fetch still applies it, together with the fetcher's address checks.
-	return s.byURL(ctx, f.DownloadURL, mode)
-}
-
-// byURL lets WeChat download the image; when it answers 101000 (it could not fetch the URL,
-// which happens on non-standard ports and intermittently) we fetch the image ourselves with
-// the SSRF-safe fetcher and upload it.
-func (s *Service) byURL(ctx context.Context, imgURL, mode string) (*wechat.IDCard, error) {
-	card, err := s.wx.IDCardByURL(ctx, imgURL, mode)
-	if err == nil {
-		return card, nil
-	}
-	var api *wechat.APIError
-	if !errors.As(err, &api) || api.ErrCode != wechat.ErrCodeInvalidImageURL {
-		return nil, mapError(ctx, err)
-	}
-	up := upstreamOf(api)
-	s.log.InfoContext(ctx, "WeChat could not fetch the image URL; fetching it ourselves",
-		"url", redact.URL(imgURL), "errcode", api.ErrCode)
-	data, _, ferr := s.images.Fetch(ctx, imgURL)
-	if ferr != nil {
-		ae := apperr.AsError(ferr)
-		if ae.Code == apperr.Internal {
-			ae = apperr.Wrap(apperr.ImageFetchFailed, ferr, "the image URL could not be fetched")
-		}
-		cp := *ae
-		if cp.Upstream == nil {
-			cp.Upstream = up
-		}
-		s.log.InfoContext(ctx, "image URL fallback failed", "url", redact.URL(imgURL), "code", string(cp.Code), "err", redact.Text(ferr.Error()))
-		return nil, &cp
-	}
-	return s.byBytes(ctx, data, mode)
+	return f.DownloadURL, nil
 }
 
 func upstreamOf(api *wechat.APIError) *apperr.Upstream {
@@ -376,7 +412,7 @@ func upstreamOf(api *wechat.APIError) *apperr.Upstream {
 		code = "http_" + strconv.Itoa(api.HTTPStatus)
 	}
 	// errmsg keeps WeChat's "rid: …" suffix: support can trace a call with it.
-	return &apperr.Upstream{Provider: Provider, Code: code, Message: api.ErrMsg}
+	return &apperr.Upstream{Provider: ProviderWeChat, Code: code, Message: api.ErrMsg}
 }
 
 // mapError turns a WeChat client or token failure into the application's error codes.
