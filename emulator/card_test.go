@@ -97,7 +97,7 @@ func TestJPEGCarrierSkipsOtherComments(t *testing.T) {
 }
 
 func TestSampleFilesListing(t *testing.T) {
-	want := []string{"back-expired.png", "back-longterm.png", "back.png", "blank.png", "front-bad-checksum.png", "front-senior.png", "front.jpg", "front.png"}
+	want := []string{"back-expired.png", "back-longterm.png", "back.png", "blank.png", "front-bad-checksum.png", "front-photocopy.png", "front-reshoot.png", "front-senior.png", "front-temporary.png", "front.jpg", "front.png"}
 	ents, err := fs.ReadDir(SampleFiles(), "cards")
 	if err != nil {
 		t.Fatal(err)

@@ -1,5 +1,7 @@
 // Package emulator is an in-memory stand-in for the WeChat server APIs this project calls:
-// access tokens (legacy and stable), cloud-storage download URLs and ID-card OCR. It serves them
+// access tokens (legacy and stable), cloud-storage download URLs and ID-card OCR, and for
+// Tencent Cloud OCR's IDCardOCR (API 3.0 with TC3-HMAC-SHA256 signature verification, see
+// tencent.go and tc3.go). It serves them
 // over net/http so that clients are exercised exactly as in production, plus test controls under
 // /_emulator/ (fault injection, call statistics, file serving).
 //
@@ -74,6 +76,10 @@ type Options struct {
 	// platform authenticates the container, not the call). A token that is present is still
 	// checked.
 	OpenInterface bool
+	// TencentSecretID and TencentSecretKey are the only Tencent Cloud key pair IDCardOCR
+	// accepts (defaults DefaultTencentSecretID, DefaultTencentSecretKey). TencentToken, when
+	// set, makes them temporary keys: requests must carry it as X-TC-Token.
+	TencentSecretID, TencentSecretKey, TencentToken string
 }
 
 // Stats counts what the emulator has served since New.
@@ -100,6 +106,8 @@ type Emulator struct {
 	open          bool
 	signKey       []byte
 	handler       http.Handler
+
+	tcSecretID, tcSecretKey, tcToken string
 
 	// sleep waits for an injected delay; tests replace it to observe the requested duration.
 	sleep func(r *http.Request, d time.Duration) bool
@@ -131,6 +139,15 @@ func New(o Options) *Emulator {
 		calls:       make(map[string]int),
 		faults:      make(map[string][]*Fault),
 		sleep:       sleepCtx,
+		tcSecretID:  o.TencentSecretID,
+		tcSecretKey: o.TencentSecretKey,
+		tcToken:     o.TencentToken,
+	}
+	if e.tcSecretID == "" {
+		e.tcSecretID = DefaultTencentSecretID
+	}
+	if e.tcSecretKey == "" {
+		e.tcSecretKey = DefaultTencentSecretKey
 	}
 	if e.appID == "" {
 		e.appID = DefaultAppID
@@ -174,6 +191,8 @@ func New(o Options) *Emulator {
 	mux.Handle(PathBatchDL, e.api(PathBatchDL, e.serveBatchDownload))
 	mux.Handle(PathOCRIDCard, e.api(PathOCRIDCard, e.serveOCR))
 	mux.Handle(PathFiles+"/", e.api(PathFiles, e.serveFile))
+	// Tencent Cloud API 3.0 posts every action to the root path.
+	mux.Handle("/{$}", e.api(PathTencentCloud, e.serveTencent))
 	mux.HandleFunc(PathFaults, e.serveFaults)
 	mux.HandleFunc(PathStats, e.serveStats)
 	e.handler = mux

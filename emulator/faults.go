@@ -16,7 +16,9 @@ import (
 
 // Fault makes the next Count calls of Endpoint misbehave. In order: wait Delay (cut short
 // when the client gives up); then Reset closes the connection without an answer; else a
-// non-zero ErrCode answers WeChat's error body with that code and HTTP Status (default 200);
+// non-empty TencentCode answers Tencent Cloud's error envelope with that code (e.g.
+// ResourceUnavailable.ResourcePackageRunOut, for Endpoint PathTencentCloud) and HTTP 200;
+// else a non-zero ErrCode answers WeChat's error body with that code and HTTP Status (default 200);
 // else a Status other than 200 answers that status with a plain-text gateway page; else (a
 // delay alone) the call is served normally, late.
 type Fault struct {
@@ -26,6 +28,8 @@ type Fault struct {
 	Status   int           `json:"status"`
 	Delay    time.Duration `json:"-"`
 	Reset    bool          `json:"reset"`
+	// TencentCode is a Tencent Cloud error code, answered in its API 3.0 envelope.
+	TencentCode string `json:"tencentCode"`
 }
 
 // faultJSON is Fault on the wire, with the delay in milliseconds.
@@ -36,11 +40,13 @@ type faultJSON struct {
 	Status   int    `json:"status"`
 	DelayMs  int64  `json:"delayMs"`
 	Reset    bool   `json:"reset"`
+	// TencentCode: see Fault.
+	TencentCode string `json:"tencentCode,omitempty"`
 }
 
 // MarshalJSON writes the delay as delayMs.
 func (f Fault) MarshalJSON() ([]byte, error) {
-	return json.Marshal(faultJSON{f.Endpoint, f.Count, f.ErrCode, f.Status, f.Delay.Milliseconds(), f.Reset})
+	return json.Marshal(faultJSON{f.Endpoint, f.Count, f.ErrCode, f.Status, f.Delay.Milliseconds(), f.Reset, f.TencentCode})
 }
 
 // UnmarshalJSON reads the delay from delayMs.
@@ -54,7 +60,7 @@ func (f *Fault) UnmarshalJSON(b []byte) error {
 }
 
 func (j faultJSON) fault() Fault {
-	return Fault{j.Endpoint, j.Count, j.ErrCode, j.Status, time.Duration(j.DelayMs) * time.Millisecond, j.Reset}
+	return Fault{j.Endpoint, j.Count, j.ErrCode, j.Status, time.Duration(j.DelayMs) * time.Millisecond, j.Reset, j.TencentCode}
 }
 
 func (f *Fault) validate() error {
@@ -140,6 +146,8 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, f *Fault) 
 	switch {
 	case f.Reset:
 		resetConnection(w)
+	case f.TencentCode != "":
+		tcFail(w, f.TencentCode)
 	case f.ErrCode != 0:
 		status := f.Status
 		if status == 0 {
@@ -156,7 +164,7 @@ func (e *Emulator) applyFault(w http.ResponseWriter, r *http.Request, f *Fault) 
 
 // servedAfterDelay reports whether f answers the call normally once its delay is over.
 func (f *Fault) servedAfterDelay() bool {
-	return !f.Reset && f.ErrCode == 0 && (f.Status == 0 || f.Status == http.StatusOK)
+	return !f.Reset && f.ErrCode == 0 && f.TencentCode == "" && (f.Status == 0 || f.Status == http.StatusOK)
 }
 
 // maxHeldBody bounds the body takeBody keeps in memory; anything beyond it is left unread

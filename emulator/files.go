@@ -205,7 +205,22 @@ func (e *Emulator) serveFile(w http.ResponseWriter, r *http.Request) {
 var sampleCards = map[string]map[string]string{
 	"front.png": {
 		"type": "Front", "name": "张三", "id": "440305199505132561", "gender": "女", "nationality": "汉",
-		"addr": "广东省深圳市南山区粤海街道科技园路1号",
+		"addr": "广东省深圳市南山区粤海街道科技园路1号", "birth": "1995/5/13",
+	},
+	// The same front with Tencent Cloud's fraud signals (WarnInfos codes under "warnings";
+	// WeChat's cv/ocr/idcard ignores them): a photocopy, a photo of a screen, and a temporary
+	// ID card.
+	"front-photocopy.png": {
+		"type": "Front", "name": "张三", "id": "440305199505132561", "gender": "女", "nationality": "汉",
+		"addr": "广东省深圳市南山区粤海街道科技园路1号", "birth": "1995/5/13", "warnings": "-9102",
+	},
+	"front-reshoot.png": {
+		"type": "Front", "name": "张三", "id": "440305199505132561", "gender": "女", "nationality": "汉",
+		"addr": "广东省深圳市南山区粤海街道科技园路1号", "birth": "1995/5/13", "warnings": "-9103",
+	},
+	"front-temporary.png": {
+		"type": "Front", "name": "张三", "id": "440305199505132561", "gender": "女", "nationality": "汉",
+		"addr": "广东省深圳市南山区粤海街道科技园路1号", "birth": "1995/5/13", "warnings": "-9104",
 	},
 	// Issued 2019-03-08 at age 23: 16-25 → 10 years.
 	"back.png": {"type": "Back", "valid_date": "20190308-20290308", "authority": "深圳市公安局南山分局"},
@@ -213,20 +228,21 @@ var sampleCards = map[string]map[string]string{
 	"back-expired.png": {"type": "Back", "valid_date": "20120701-20220701", "authority": "深圳市公安局南山分局"},
 	"front-senior.png": {
 		"type": "Front", "name": "李四", "id": "110105196003150312", "gender": "男", "nationality": "汉",
-		"addr": "北京市朝阳区建国路1号",
+		"addr": "北京市朝阳区建国路1号", "birth": "1960/3/15",
 	},
 	// The senior holder's card, issued 2008-06-18 at age 48: 46+ → long-term.
 	"back-longterm.png": {"type": "Back", "valid_date": "20080618-长期", "authority": "北京市公安局朝阳分局"},
 	// Check digit of 371002200610020000 should be 3; everything else agrees with the number.
 	"front-bad-checksum.png": {
 		"type": "Front", "name": "王五", "id": "371002200610020000", "gender": "女", "nationality": "汉",
-		"addr": "山东省威海市环翠区新威路1号",
+		"addr": "山东省威海市环翠区新威路1号", "birth": "2006/10/2",
 	},
 }
 
 // SampleFiles returns an in-memory file system with the sample cards under cards/, generated
 // now by EncodeCardPNG (and EncodeCardJPEG for cards/front.jpg): front.png, back.png,
-// back-expired.png, back-longterm.png, front-senior.png, front-bad-checksum.png, front.jpg,
+// back-expired.png, back-longterm.png, front-senior.png, front-bad-checksum.png,
+// front-photocopy.png, front-reshoot.png, front-temporary.png, front.jpg,
 // and blank.png (decodable, no carrier: 101001). Serve it with Options{Files: SampleFiles()} as
 // cloud://<env>.<bucket>/cards/front.png etc.
 func SampleFiles() fs.FS {
