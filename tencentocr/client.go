@@ -124,11 +124,11 @@ func New(o Options) (*Client, error) {
 	if rt == nil {
 		rt = http.DefaultTransport.(*http.Transport).Clone()
 	}
-	max := o.MaxResponseBytes
-	if max <= 0 {
-		max = DefaultMaxResponseBytes
+	limit := o.MaxResponseBytes
+	if limit <= 0 {
+		limit = DefaultMaxResponseBytes
 	}
-	c.transport = limitedTransport{rt: rt, max: max}
+	c.transport = limitedTransport{rt: rt, max: limit}
 	return c, nil
 }
 

@@ -12,9 +12,9 @@ import (
 // The same names are read once at start by the config package as the fallback for hosts
 // that are not SCF (or SCF runtimes that put the keys in the process environment).
 const (
-	EnvSecretID     = "TENCENTCLOUD_SECRETID"
-	EnvSecretKey    = "TENCENTCLOUD_SECRETKEY"
-	EnvSessionToken = "TENCENTCLOUD_SESSIONTOKEN"
+	EnvSecretID     = "TENCENTCLOUD_SECRETID"     //nolint:gosec // a variable's name, not a credential
+	EnvSecretKey    = "TENCENTCLOUD_SECRETKEY"    //nolint:gosec // a variable's name, not a credential
+	EnvSessionToken = "TENCENTCLOUD_SESSIONTOKEN" //nolint:gosec // a variable's name, not a credential
 )
 
 // ErrNoCredentials means neither the invocation nor the configuration holds a key pair.
