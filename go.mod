@@ -3,6 +3,7 @@ module github.com/wxocr/scf-idcard-ocr
 go 1.26.0
 
 require (
+	github.com/go-json-experiment/json v1.27.2
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common v1.3.211
 	github.com/tencentyun/scf-go-lib v0.0.0-20230904103145-13c9a7eeca80

@@ -19,7 +19,10 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/wxocr/scf-idcard-ocr/apperr"
+	"github.com/wxocr/scf-idcard-ocr/events"
 	"github.com/wxocr/scf-idcard-ocr/idcard"
 	"github.com/wxocr/scf-idcard-ocr/internal/redact"
 	"github.com/wxocr/scf-idcard-ocr/ocr"
@@ -79,6 +82,7 @@ type Handler struct {
 	limiter      ratelimit.Limiter // nil: off
 	local        *ratelimit.Memory // when limiter fails
 	maxImage     int64
+	jsonOpts     jsonv2.Options // decodes request JSON (jsonOptions)
 	log          *slog.Logger
 	now          func() time.Time
 	version      string
@@ -120,6 +124,7 @@ func New(o Options) (*Handler, error) {
 	if h.maxImage == 0 {
 		h.maxImage = DefaultMaxImageBytes
 	}
+	h.jsonOpts = jsonOptions(h.maxImage)
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -138,7 +143,7 @@ func New(o Options) (*Handler, error) {
 // reqInfo travels in the request context from the entry point to the log line.
 type reqInfo struct {
 	id       string
-	kind     EventKind
+	kind     events.Kind
 	openID   string // Mini Program caller, from the invocation context
 	clientIP string
 	start    time.Time
@@ -153,6 +158,9 @@ type reqInfo struct {
 	code     string
 	err      error
 }
+
+// kindHTTP is the log's event kind of a request to ServeHTTP that did not come through Invoke.
+const kindHTTP events.Kind = "http"
 
 type ctxKey struct{}
 
@@ -172,7 +180,7 @@ func newRequestID() string {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := infoFrom(r.Context())
 	if ri == nil {
-		ri = &reqInfo{id: newRequestID(), kind: KindHTTP, clientIP: remoteHost(r.RemoteAddr), start: h.now()}
+		ri = &reqInfo{id: newRequestID(), kind: kindHTTP, clientIP: remoteHost(r.RemoteAddr), start: h.now()}
 		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
 		defer h.logRequest(ri)
 	}

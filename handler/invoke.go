@@ -17,6 +17,7 @@ import (
 	"github.com/tencentyun/scf-go-lib/functioncontext"
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
+	"github.com/wxocr/scf-idcard-ocr/events"
 	"github.com/wxocr/scf-idcard-ocr/token"
 )
 
@@ -26,104 +27,100 @@ type Refresher interface {
 	Refresh(ctx context.Context, lead time.Duration) (token.RefreshReport, error)
 }
 
-// integrationResponse is what API Gateway, Function URLs and CloudBase HTTP access expect.
-type integrationResponse struct {
-	IsBase64Encoded bool              `json:"isBase64Encoded"`
-	StatusCode      int               `json:"statusCode"`
-	Headers         map[string]string `json:"headers"`
-	Body            string            `json:"body"`
+// invokeEvent is everything Invoke reads from an event, filled by one decode: the
+// platform's fields and a cloud call's data side by side.
+type invokeEvent struct {
+	events.Event `json:",inline"`
+	requestJSON  `json:",inline"`
 }
 
-// Invoke is the single SCF entry point, for cloudfunction.Start(h.Invoke). It recognises the
-// event, answers HTTP-shaped events with an integration response, cloud calls with the same
-// JSON objects as the HTTP API, and timers by refreshing the token. Bad input is answered,
-// never returned as a Go error; only a failed timer refresh is an error, so that SCF records
-// the invocation as failed and retries it.
+// Invoke is the single SCF entry point, for cloudfunction.Start(h.Invoke). It decodes the
+// event once, recognises its kind (events.Decode), answers HTTP events with an integration
+// response, cloud calls with the same JSON objects as the HTTP API, and timers by refreshing
+// the token. Bad input is answered, never returned as a Go error; only a timer whose refresh
+// fails is an error, so that the platform records the invocation as failed.
 func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (out json.RawMessage, err error) {
 	ri := &reqInfo{start: h.now()}
-	env := map[string]string(nil)
+	var inv events.Invocation
 	if fc, ok := functioncontext.FromContext(ctx); ok && fc != nil {
-		ri.id = fc.RequestID
-		env = fc.Environment
+		inv = events.NewInvocation(fc.RequestID, fc.Environment)
 	}
-	// Identity comes from this invocation's context only: scf-go-lib copies each
-	// invocation's Environment into the process environment and never removes it, so
-	// os.Getenv would show an earlier caller's openid.
-	ri.openID = env["WX_OPENID"]
-	ri.clientIP = env["WX_CLIENTIP"]
-	cloudCall := ri.openID != "" || env["WX_CONTEXT_KEYS"] != "" || env["WX_APPID"] != ""
+	ri.id = inv.RequestID
+	ri.openID = inv.OpenID
+	ri.clientIP = inv.ClientIP
 
-	ev, derr := DecodeEvent(event, cloudCall)
+	var ev invokeEvent
+	kind, derr := events.Decode(event, &ev, inv, h.jsonOpts)
+	ri.kind = kind
+	if ri.id == "" && ev.RequestContext != nil {
+		ri.id = string(ev.RequestContext.RequestID)
+	}
+	if ri.id == "" {
+		ri.id = newRequestID()
+	}
+	defer h.logRequest(ri)
 	if derr != nil {
-		ri.kind = KindCallFunction
-		var de *DecodeError
-		if errors.As(derr, &de) {
-			ri.kind = de.Kind
+		var ae *apperr.Error
+		if !errors.As(derr, &ae) { // an imageBase64 that did not decode keeps its own code
+			ae = apperr.Wrap(apperr.InvalidRequest, derr, "malformed event: %s", eventErrorText(derr))
 		}
-		if ri.id == "" {
-			ri.id = newRequestID()
-		}
-		defer h.logRequest(ri)
-		ae := apperr.Wrap(apperr.InvalidRequest, derr, "malformed event: %s", derr.Error())
-		switch ri.kind {
-		case KindAPIGateway, KindFunctionURL, KindCloudBaseHTTP:
+		switch {
+		case kind.IsHTTP():
 			return h.integrationError(ri, ae)
-		case KindTimer:
+		case kind == events.KindTimer:
 			recordError(ri, ae) // for the log line; the platform gets derr
 			return nil, derr
 		}
 		return h.callError(ri, ae)
 	}
-	ri.kind = ev.Kind
-	if ev.HTTP != nil && ev.HTTP.RequestContext != nil && ri.id == "" {
-		ri.id = string(ev.HTTP.RequestContext.RequestID)
-	}
-	if ri.id == "" {
-		ri.id = newRequestID()
-	}
 	ctx = context.WithValue(ctx, ctxKey{}, ri)
-	defer h.logRequest(ri)
 	defer func() {
 		if p := recover(); p != nil {
 			h.log.Error("panic while invoking", "requestId", ri.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-			out, err = h.callError(ri, apperr.Wrap(apperr.Internal, fmt.Errorf("panic: %v", p), "internal error"))
-			if ev.HTTP != nil {
-				out, err = h.integrationError(ri, apperr.Wrap(apperr.Internal, fmt.Errorf("panic: %v", p), "internal error"))
+			ae := apperr.Wrap(apperr.Internal, fmt.Errorf("panic: %v", p), "internal error")
+			if kind.IsHTTP() {
+				out, err = h.integrationError(ri, ae)
+			} else {
+				out, err = h.callError(ri, ae)
 			}
 		}
 	}()
 
-	switch ev.Kind {
-	case KindTimer:
+	switch {
+	case kind == events.KindTimer:
 		body, rerr := h.refresh(ctx, ri)
 		if rerr != nil {
 			recordError(ri, rerr) // for the log line; the platform gets the wrapped error
-			return nil, fmt.Errorf("timer %s: refresh token: %w", ev.Timer.TriggerName, rerr)
+			return nil, fmt.Errorf("timer %q: refresh token: %w", ev.TriggerName, rerr)
 		}
 		return marshalRaw(body)
-	case KindCallFunction:
-		return h.serveCall(ctx, ri, ev.Call)
-	default:
-		return h.serveEvent(ctx, ri, ev.HTTP)
+	case kind.IsHTTP():
+		return h.serveEvent(ctx, ri, &ev.HTTPRequest)
 	}
+	return h.serveCall(ctx, ri, &ev.requestJSON)
+}
+
+// eventErrorText describes an event's decoding error without echoing the input: what the
+// JSON decoder found, or the events package's own words ("httpMethod is blank").
+func eventErrorText(err error) string {
+	if text := jsonErrorText(err); text != "" {
+		return text
+	}
+	return err.Error()
 }
 
 // serveCall answers a wx.cloud.callFunction: the platform has authenticated the caller, so
 // only the rate limit applies.
-func (h *Handler) serveCall(ctx context.Context, ri *reqInfo, data json.RawMessage) (json.RawMessage, error) {
-	req, ui, src, err := parseRequestJSON(data, h.maxImage)
-	ri.source = src
-	if ui != nil && ri.openID == "" {
+func (h *Handler) serveCall(ctx context.Context, ri *reqInfo, data *requestJSON) (json.RawMessage, error) {
+	ri.source = data.source()
+	if data.UserInfo != nil && ri.openID == "" {
 		// Older runtimes carry the caller in the event; the platform fills userInfo.
-		ri.openID = ui.OpenID
+		ri.openID = data.UserInfo.OpenID
 	}
 	if _, lerr := h.rateLimit(ctx, ri); lerr != nil {
 		return h.callError(ri, lerr)
 	}
-	if err != nil {
-		return h.callError(ri, err)
-	}
-	res, err := h.recognize(ctx, ri, req)
+	res, err := h.recognize(ctx, ri, data.request())
 	if err != nil {
 		return h.callError(ri, err)
 	}
@@ -147,7 +144,7 @@ func marshalRaw(v any) (json.RawMessage, error) {
 
 // serveEvent runs an HTTP-shaped event through ServeHTTP and returns the integration
 // response.
-func (h *Handler) serveEvent(ctx context.Context, ri *reqInfo, ev *HTTPEvent) (json.RawMessage, error) {
+func (h *Handler) serveEvent(ctx context.Context, ri *reqInfo, ev *events.HTTPRequest) (json.RawMessage, error) {
 	r, err := eventRequest(ctx, ev)
 	if err != nil {
 		return h.integrationError(ri, apperr.Wrap(apperr.InvalidRequest, err, "malformed HTTP event: %s", err.Error()))
@@ -169,7 +166,7 @@ func (h *Handler) integrationError(ri *reqInfo, err error) (json.RawMessage, err
 
 // eventRequest builds the *http.Request an HTTP event describes. The body is read from the
 // event's string without copying it (and decoded on the fly when it is base64).
-func eventRequest(ctx context.Context, ev *HTTPEvent) (*http.Request, error) {
+func eventRequest(ctx context.Context, ev *events.HTTPRequest) (*http.Request, error) {
 	method := strings.ToUpper(strings.TrimSpace(ev.HTTPMethod))
 	path := ev.Path
 	if path == "" || path[0] != '/' {
@@ -226,7 +223,7 @@ func decodedLen(s string) int64 {
 // clientIP is the caller's address as the platform reports it: API Gateway's sourceIp, a
 // Function URL's x-scf-remote-addr, else the last X-Forwarded-For hop (added by the
 // platform's proxy; earlier hops are the client's to invent), else the invocation context.
-func clientIP(ev *HTTPEvent, fallback string) string {
+func clientIP(ev *events.HTTPRequest, fallback string) string {
 	if ev.RequestContext != nil && ev.RequestContext.SourceIP != "" {
 		return string(ev.RequestContext.SourceIP)
 	}
@@ -272,5 +269,5 @@ func (r *recorder) response() (json.RawMessage, error) {
 	for k, vs := range r.header {
 		headers[k] = strings.Join(vs, ", ")
 	}
-	return marshalRaw(integrationResponse{StatusCode: status, Headers: headers, Body: r.body.String()})
+	return marshalRaw(events.HTTPResponse{StatusCode: status, Headers: headers, Body: r.body.String()})
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/wxocr/scf-idcard-ocr/events"
 	"github.com/wxocr/scf-idcard-ocr/handler"
 )
 
@@ -33,15 +34,15 @@ func TestPrefixedPathsPerEventKind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	events := map[string]struct {
+	kinds := map[string]struct {
 		file string
-		kind handler.EventKind
+		kind events.Kind
 	}{
-		"api gateway stage":      {"apigw-post-idcard.json", handler.KindAPIGateway},
-		"function url":           {"function-url-post.json", handler.KindFunctionURL},
-		"cloudbase route prefix": {"cloudbase-http.json", handler.KindCloudBaseHTTP},
+		"api gateway stage":      {"apigw-post-idcard.json", events.KindAPIGateway},
+		"function url":           {"function-url-post.json", events.KindFunctionURL},
+		"cloudbase route prefix": {"cloudbase-http.json", events.KindCloudBaseHTTP},
 	}
-	for name, ev := range events {
+	for name, ev := range kinds {
 		t.Run(name, func(t *testing.T) {
 			paths := map[string]int{
 				"/v1/idcard":                  200,
@@ -56,9 +57,9 @@ func TestPrefixedPathsPerEventKind(t *testing.T) {
 			}
 			for path, want := range paths {
 				raw := withPath(t, ev.file, path)
-				decoded, err := handler.DecodeEvent(raw, false)
-				if err != nil || decoded.Kind != ev.kind {
-					t.Fatalf("%s: decoded as %v (%v), want %s", path, decoded, err, ev.kind)
+				kind, err := events.Decode(raw, &events.Event{}, events.Invocation{})
+				if err != nil || kind != ev.kind {
+					t.Fatalf("%s: decoded as %v (%v), want %s", path, kind, err, ev.kind)
 				}
 				out, err := invokeWith(h, raw, nil)
 				if err != nil {

@@ -37,13 +37,13 @@ var pairTable = sync.OnceValue(func() *[1 << 16]uint16 {
 	return t
 })
 
-// DecodeStd decodes the longest run of whole 4-character quanta of the standard alphabet at
+// decodeStd decodes the longest run of whole 4-character quanta of the standard alphabet at
 // the start of src into dst, stopping before the first quantum that holds any other byte
 // (padding, a line break, an escape, a closing quote) or that no longer fits in dst. It
 // returns the source bytes consumed (a multiple of 4) and the bytes written (3 per quantum).
 // Whole quanta decode the same way whatever follows them, so a caller can decode a text
-// piecewise with DecodeStd and finish the rest, from nsrc on, with any decoder.
-func DecodeStd(dst, src []byte) (nsrc, ndst int) {
+// piecewise with decodeStd and finish the rest, from nsrc on, with any decoder.
+func decodeStd(dst, src []byte) (nsrc, ndst int) {
 	t := pairTable()
 	// 16 characters to 12 bytes a round, written as two overlapping 8-byte stores (hence
 	// the 16 bytes of room in dst).
@@ -74,9 +74,4 @@ func DecodeStd(dst, src []byte) (nsrc, ndst int) {
 		ndst += 3
 	}
 	return nsrc, ndst
-}
-
-// IsStdBase64 reports whether c is a character of the standard base64 alphabet (no padding).
-func IsStdBase64(c byte) bool {
-	return 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '+' || c == '/'
 }

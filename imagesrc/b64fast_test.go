@@ -7,7 +7,7 @@ import (
 )
 
 // TestDecodeStdStopsAtEveryPosition puts one non-alphabet byte at every offset of texts whose
-// lengths cross the 16- and 4-character rounds, and checks that DecodeStd stops at the quantum
+// lengths cross the 16- and 4-character rounds, and checks that decodeStd stops at the quantum
 // holding it, with the standard decoder's bytes for everything before.
 func TestDecodeStdStopsAtEveryPosition(t *testing.T) {
 	for n := 0; n <= 80; n++ {
@@ -16,7 +16,7 @@ func TestDecodeStdStopsAtEveryPosition(t *testing.T) {
 		check := func(src []byte, wantSrc int) {
 			t.Helper()
 			dst := make([]byte, len(src))
-			ns, nd := DecodeStd(dst, src)
+			ns, nd := decodeStd(dst, src)
 			if ns != wantSrc || nd != ns/4*3 {
 				t.Fatalf("%q: consumed %d wrote %d, want %d", src, ns, nd, wantSrc)
 			}
@@ -36,7 +36,7 @@ func TestDecodeStdStopsAtEveryPosition(t *testing.T) {
 	}
 }
 
-// TestDecodeStdRoom: DecodeStd never writes past dst and stops when a quantum does not fit.
+// TestDecodeStdRoom: decodeStd never writes past dst and stops when a quantum does not fit.
 func TestDecodeStdRoom(t *testing.T) {
 	raw := randBytes(300, 7)
 	text := []byte(base64.StdEncoding.EncodeToString(raw))
@@ -45,7 +45,7 @@ func TestDecodeStdRoom(t *testing.T) {
 		for i := range buf {
 			buf[i] = 0xAA
 		}
-		ns, nd := DecodeStd(buf[:room], text)
+		ns, nd := decodeStd(buf[:room], text)
 		if nd > room || nd != room/3*3 || ns != nd/3*4 || !bytes.Equal(buf[:nd], raw[:nd]) {
 			t.Fatalf("room %d: consumed %d wrote %d", room, ns, nd)
 		}
@@ -57,16 +57,7 @@ func TestDecodeStdRoom(t *testing.T) {
 	}
 }
 
-func TestIsStdBase64(t *testing.T) {
-	for c := 0; c < 256; c++ {
-		want := bytes.IndexByte([]byte(stdAlphabet), byte(c)) >= 0
-		if IsStdBase64(byte(c)) != want {
-			t.Fatalf("%#x: %v", c, !want)
-		}
-	}
-}
-
-// BenchmarkDecodeStd compares DecodeStd with the standard library's decoder on the same
+// BenchmarkDecodeStd compares decodeStd with the standard library's decoder on the same
 // 2 MB image's text, run side by side.
 func BenchmarkDecodeStd(b *testing.B) {
 	data := randBytes(2<<20, 42)
@@ -80,10 +71,10 @@ func BenchmarkDecodeStd(b *testing.B) {
 			}
 		}
 	})
-	b.Run("DecodeStd", func(b *testing.B) {
+	b.Run("decodeStd", func(b *testing.B) {
 		b.SetBytes(int64(len(s)))
 		for b.Loop() {
-			if _, n := DecodeStd(dst, s); n < len(data)-3 {
+			if _, n := decodeStd(dst, s); n < len(data)-3 {
 				b.Fatal(n)
 			}
 		}

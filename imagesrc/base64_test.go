@@ -46,7 +46,7 @@ func TestDecodeBase64Forms(t *testing.T) {
 			"split pad":    wrap(base64.StdEncoding.EncodeToString(data), 1, "\n"),
 		}
 		for name, s := range forms {
-			got, err := DecodeBase64(s, 1<<20)
+			got, err := DecodeBase64([]byte(s), 1<<20)
 			if err != nil {
 				t.Fatalf("n=%d %s: %v", n, name, err)
 			}
@@ -91,7 +91,7 @@ func TestDecodeBase64Errors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			b, err := DecodeBase64(tc.in, 1000)
+			b, err := DecodeBase64([]byte(tc.in), 1000)
 			if err == nil {
 				t.Fatalf("decoded %d bytes, want %s", len(b), tc.code)
 			}
@@ -105,18 +105,18 @@ func TestDecodeBase64Errors(t *testing.T) {
 
 func TestDecodeBase64Limit(t *testing.T) {
 	exact := base64.StdEncoding.EncodeToString(make([]byte, 1000))
-	if b, err := DecodeBase64(exact, 1000); err != nil || len(b) != 1000 {
+	if b, err := DecodeBase64([]byte(exact), 1000); err != nil || len(b) != 1000 {
 		t.Fatalf("exactly the limit: %d bytes, %v", len(b), err)
 	}
 	// max <= 0 means the default.
-	if _, err := DecodeBase64(base64.StdEncoding.EncodeToString(make([]byte, DefaultMaxBytes+1)), 0); codeOf(err) != apperr.ImageTooLarge {
+	if _, err := DecodeBase64([]byte(base64.StdEncoding.EncodeToString(make([]byte, DefaultMaxBytes+1))), 0); codeOf(err) != apperr.ImageTooLarge {
 		t.Fatalf("default limit: %v", err)
 	}
 }
 
 // An oversized string is refused before anything of its size is allocated.
 func TestDecodeBase64OversizeCostsNothing(t *testing.T) {
-	big := base64.StdEncoding.EncodeToString(make([]byte, 3<<20))
+	big := []byte(base64.StdEncoding.EncodeToString(make([]byte, 3<<20)))
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	for range 10 {
@@ -136,8 +136,9 @@ func TestDecodeBase64AllocatesOnce(t *testing.T) {
 		base64.StdEncoding.EncodeToString(data),
 		"data:image/jpeg;base64," + wrap(base64.URLEncoding.EncodeToString(data), 76, "\n"),
 	} {
+		text := []byte(s)
 		allocs := testing.AllocsPerRun(5, func() {
-			if _, err := DecodeBase64(s, 1<<20); err != nil {
+			if _, err := DecodeBase64(text, 1<<20); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -166,10 +167,11 @@ func BenchmarkDecodeBase64(b *testing.B) {
 		{"3MB/oversize", base64.StdEncoding.EncodeToString(randBytes(3<<20, 43))},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
+			text := []byte(bc.s)
 			b.ReportAllocs()
-			b.SetBytes(int64(len(bc.s)))
+			b.SetBytes(int64(len(text)))
 			for b.Loop() {
-				_, err := DecodeBase64(bc.s, 2<<20)
+				_, err := DecodeBase64(text, 2<<20)
 				if err != nil && codeOf(err) != apperr.ImageTooLarge {
 					b.Fatal(err)
 				}

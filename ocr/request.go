@@ -1,6 +1,8 @@
 package ocr
 
 import (
+	"strings"
+
 	"github.com/wxocr/scf-idcard-ocr/apperr"
 	"github.com/wxocr/scf-idcard-ocr/idcard"
 )
@@ -37,17 +39,15 @@ func ParseMode(s string) (string, error) {
 	return "", apperr.Errorf(apperr.InvalidRequest, "mode must be photo or scan")
 }
 
-// Image is one image reference. Exactly one source is set: FileID, URL, Base64 or Bytes.
-// A non-nil empty Bytes is a present but empty image (IMAGE_UNREADABLE).
+// Image is one image reference. Exactly one source is set: FileID, URL or Bytes. A non-nil
+// empty Bytes is a present but empty image (IMAGE_UNREADABLE).
 type Image struct {
 	// FileID is a cloud storage file ID, cloud://<env>.<bucket>/<path>.
 	FileID string
 	// URL is an image URL that WeChat downloads (https, or a host on the allow-lists).
 	URL string
-	// Base64 is the encoded image, optionally with a data: URL prefix.
-	Base64 string
-	// Bytes is the raw image, e.g. a multipart upload. The service reads it and never
-	// modifies or retains it.
+	// Bytes is the image itself: an upload, or an imageBase64 the edge has decoded. The
+	// service reads it and never modifies or retains it.
 	Bytes []byte
 }
 
@@ -60,24 +60,19 @@ func (im *Image) sources() int {
 	if im.URL != "" {
 		n++
 	}
-	if im.Base64 != "" {
-		n++
-	}
 	if im.Bytes != nil {
 		n++
 	}
 	return n
 }
 
-// Source names the image's source for logs: fileId, imageUrl, imageBase64, upload or none.
+// Source names the image's source for logs: fileId, imageUrl, upload or none.
 func (im *Image) Source() string {
 	switch {
 	case im.FileID != "":
 		return "fileId"
 	case im.URL != "":
 		return "imageUrl"
-	case im.Base64 != "":
-		return "imageBase64"
 	case im.Bytes != nil:
 		return "upload"
 	}
@@ -96,6 +91,57 @@ type Request struct {
 	// Front and Back are a both-sides request; each image must show its side. Setting only
 	// one of them is a single-image request for that side.
 	Front, Back *Image
+}
+
+// Validate checks the request's shape: the mode, one image or a front and back (not both),
+// the side (front, back or auto for one image; omitted or both for a pair), and exactly one
+// non-blank source in each image. These rules live here only: every edge (JSON, multipart,
+// raw body, cloud call) builds a Request and Recognize calls Validate before anything else.
+func (r *Request) Validate() error {
+	if _, err := ParseMode(r.Mode); err != nil {
+		return err
+	}
+	if r.Front == nil && r.Back == nil {
+		if _, err := ParseSide(string(r.Side)); err != nil {
+			return err
+		}
+		return r.Image.validate("")
+	}
+	if r.Image.sources() > 0 {
+		return apperr.Errorf(apperr.InvalidRequest, "give either one image or front and back, not both")
+	}
+	switch r.Side {
+	case "", SideAuto, SideBoth:
+	default:
+		return apperr.Errorf(apperr.InvalidRequest, "side must be omitted (or both) when front and back are given")
+	}
+	if r.Front != nil {
+		if err := r.Front.validate("front: "); err != nil {
+			return err
+		}
+	}
+	if r.Back != nil {
+		return r.Back.validate("back: ")
+	}
+	return nil
+}
+
+// validate checks one image; what names it in messages ("" for a single image).
+func (im *Image) validate(what string) error {
+	switch im.sources() {
+	case 0:
+		return apperr.Errorf(apperr.InvalidRequest, "%sno image: give one of fileId, imageUrl or imageBase64", what)
+	case 1:
+	default:
+		return apperr.Errorf(apperr.InvalidRequest, "%sgive exactly one of fileId, imageUrl or imageBase64", what)
+	}
+	switch {
+	case im.FileID != "" && strings.TrimSpace(im.FileID) == "":
+		return apperr.Errorf(apperr.InvalidRequest, "%sfileId is blank", what)
+	case im.URL != "" && strings.TrimSpace(im.URL) == "":
+		return apperr.Errorf(apperr.InvalidRequest, "%simageUrl is blank", what)
+	}
+	return nil
 }
 
 // Result is a successful recognition: what was read and what the examination found. The

@@ -128,33 +128,22 @@ func New(o Options) (*Service, error) {
 // Recognize reads one image, or a front and back pair concurrently, and examines the card.
 // Every error is an *apperr.Error.
 func (s *Service) Recognize(ctx context.Context, req Request) (*Result, error) {
-	mode, err := ParseMode(req.Mode)
-	if err != nil {
+	if err := req.Validate(); err != nil {
 		return nil, err
 	}
-	if req.Front != nil || req.Back != nil {
-		if req.Image.sources() > 0 {
-			return nil, apperr.Errorf(apperr.InvalidRequest, "give either one image or front and back, not both")
-		}
-		switch req.Side {
-		case "", SideAuto, SideBoth:
-		default:
-			return nil, apperr.Errorf(apperr.InvalidRequest, "side must be omitted (or both) when front and back are given")
-		}
-		switch {
-		case req.Front != nil && req.Back != nil:
-			return s.recognizeBoth(ctx, *req.Front, *req.Back, mode)
-		case req.Front != nil:
-			return s.recognizeSingle(ctx, *req.Front, SideFront, mode)
-		default:
-			return s.recognizeSingle(ctx, *req.Back, SideBack, mode)
-		}
+	switch {
+	case req.Front != nil && req.Back != nil:
+		return s.recognizeBoth(ctx, *req.Front, *req.Back, req.Mode)
+	case req.Front != nil:
+		return s.recognizeSingle(ctx, *req.Front, SideFront, req.Mode)
+	case req.Back != nil:
+		return s.recognizeSingle(ctx, *req.Back, SideBack, req.Mode)
 	}
-	side, err := ParseSide(string(req.Side))
-	if err != nil {
-		return nil, err
+	side := req.Side
+	if side == "" {
+		side = SideAuto
 	}
-	return s.recognizeSingle(ctx, req.Image, side, mode)
+	return s.recognizeSingle(ctx, req.Image, side, req.Mode)
 }
 
 func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, mode string) (*Result, error) {
@@ -237,13 +226,6 @@ func result(provider string, side Side, rep idcard.Report, extra []idcard.Check)
 // recognizeOne reads one image and checks that it shows the wanted side (auto: either). The
 // Reading returned has its Side set.
 func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, mode string) (*Reading, error) {
-	switch im.sources() {
-	case 0:
-		return nil, apperr.Errorf(apperr.InvalidRequest, "no image: give one of fileId, imageUrl or imageBase64")
-	case 1:
-	default:
-		return nil, apperr.Errorf(apperr.InvalidRequest, "give exactly one of fileId, imageUrl or imageBase64")
-	}
 	in, err := s.input(ctx, im)
 	if err != nil {
 		return nil, err
@@ -269,20 +251,14 @@ func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, mode st
 func (s *Service) input(ctx context.Context, im Image) (Input, error) {
 	switch {
 	case im.FileID != "":
-		u, err := s.downloadURL(ctx, im.FileID)
+		u, err := s.downloadURL(ctx, strings.TrimSpace(im.FileID))
 		return Input{URL: u}, err
 	case im.URL != "":
-		u, err := s.policy.CheckURL(im.URL)
+		u, err := s.policy.CheckURL(strings.TrimSpace(im.URL))
 		if err != nil {
 			return Input{}, err
 		}
 		return Input{URL: u.String()}, nil
-	case im.Base64 != "":
-		data, err := imagesrc.DecodeBase64(im.Base64, s.maxBytes)
-		if err != nil {
-			return Input{}, err
-		}
-		return s.bytesInput(data)
 	default:
 		return s.bytesInput(im.Bytes)
 	}
