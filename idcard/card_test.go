@@ -114,6 +114,7 @@ func TestExamineChecks(t *testing.T) {
 		{"unreadable number", front(func(f *RawFront) { f.IDNumber = "44O305" }), goodBack(), CheckIDNumber, StatusFail, VerdictReject},
 		{"code retired after birth: no verdict change", full(retired, "男", "江西省上饶市铅山县河口镇"), nil, CheckIDNumber, StatusPass, VerdictPass},
 		{"code retired before birth", full("110201199312010077", "男", "北京市东城区某路"), nil, CheckIDNumber, StatusWarn, VerdictReview},
+		{"code first used after birth: no verdict change", full(withCheck("44030819900101001"), "男", "广东省深圳市盐田区某路"), nil, CheckIDNumber, StatusPass, VerdictPass},
 		{"市辖区 code", full(withCheck("44030119900101001"), "男", "广东省深圳市福田区"), nil, CheckIDNumber, StatusPass, VerdictPass},
 		{"prefecture-level code", full(withCheck("44030019900101001"), "男", "广东省深圳市福田区"), nil, CheckIDNumber, StatusWarn, VerdictReview},
 		{"province code", full(withCheck("11000019900101001"), "男", "北京市东城区某路"), nil, CheckIDNumber, StatusFail, VerdictReject},

@@ -24,9 +24,12 @@
 // the other years a xxxx01 code counts as listed while its prefecture xxxx00 is a city (a
 // name ending in 市) without a break up to its first statistics edition, or on from 2018.
 // So a 市辖区 number of someone born before 2002 is judged like any other code: nothing is
-// raised when the city existed in the birth year, and region_not_yet_in_use (review) only
-// when the city was created after it, the same late-registration signal as for a county
-// created after the birth year.
+// raised when the city existed in the birth year, and region_not_yet_in_use when the city was
+// created after it, the same signal as for a county created after the birth year. That
+// signal leaves the verdict alone: a number is assigned at first registration, at or after
+// birth and often years later, so a code first used after the birth year fits it. The
+// 1980-1982 editions' 市区 codes (xxxx20, replaced by xxxx01 from 1983) are in the timeline
+// too, inferred from those editions' rule; old numbers carry them (140120 太原市市区).
 //
 // What the other levels mean as the first six digits:
 //   - A province code (xx0000) names no county: problem region_not_county, the number is

@@ -57,8 +57,9 @@ const (
 	// was born or later; Region names it as at birth. Old numbers keep their codes, so this
 	// alone says nothing against the number.
 	WarnRegionRetired Warnings = 1 << iota
-	// WarnRegionNotYetInUse: the code was first listed after the birth year (a number is
-	// assigned at first registration, which can be years after birth).
+	// WarnRegionNotYetInUse: the code was first listed after the birth year. A number is
+	// assigned at first registration, which can be years after birth (first cards from 1984,
+	// late household registration), so this alone says nothing against the number either.
 	WarnRegionNotYetInUse
 	WarnAgeOver120
 	// WarnRegionRetiredBeforeBirth: the code had left the editions before the holder was born
@@ -72,8 +73,10 @@ const (
 )
 
 // ReviewWarnings are the warnings that make the id_number check warn: each says the number
-// is unlikely as it stands, though not impossible.
-const ReviewWarnings = WarnRegionNotYetInUse | WarnAgeOver120 | WarnRegionRetiredBeforeBirth | WarnRegionPrefecture
+// is unlikely as it stands, though not impossible. The rule for region codes follows from
+// numbers being assigned at or after birth: a code first used after the birth year fits
+// that, a code that had left use before the birth does not.
+const ReviewWarnings = WarnAgeOver120 | WarnRegionRetiredBeforeBirth | WarnRegionPrefecture
 
 var warningNames = [...]string{"region_retired", "region_not_yet_in_use", "age_over_120", "region_retired_before_birth", "region_prefecture_level"}
 

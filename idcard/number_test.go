@@ -98,6 +98,9 @@ func TestAnalyze(t *testing.T) {
 		{"371001 威海市市辖区, born 1990 (city since 1987)", withCheck("37100119900101001"), ResidentID, withCheck("37100119900101001"), "", "1990-01-01", "male", 35, "山东省威海市市辖区", nil, nil},
 		{"371001 威海市市辖区, born 1960 before the city", withCheck("37100119600101001"), ResidentID, withCheck("37100119600101001"), "", "1960-01-01", "male", 65, "山东省威海市市辖区", nil, []string{"region_not_yet_in_use"}},
 		{"371201 莱芜市市辖区, merged 2019", withCheck("37120120000101001"), ResidentID, withCheck("37120120000101001"), "", "2000-01-01", "male", 25, "山东省莱芜市市辖区", nil, []string{"region_retired"}},
+		// 1980-1982 市区 codes (xxxx20), replaced by xxxx01 from 1983
+		{"140120 太原市市区, born 1979", withCheck("14012019790101000"), ResidentID, withCheck("14012019790101000"), "", "1979-01-01", "female", 46, "山西省太原市市区", nil, []string{"region_retired"}},
+		{"440620 中山市 stays a county-level city in 1983", withCheck("44062019830101000"), ResidentID, withCheck("44062019830101000"), "", "1983-01-01", "female", 42, "广东省佛山市中山市", nil, []string{"region_retired"}},
 		// issue 7 §1: prefecture- and province-level codes
 		{"441900 东莞市, a city without counties", withCheck("44190019900101001"), ResidentID, withCheck("44190019900101001"), "", "1990-01-01", "male", 35, "广东省东莞市", nil, nil},
 		{"440300 深圳市, a prefecture with districts", withCheck("44030019900101001"), ResidentID, withCheck("44030019900101001"), "", "1990-01-01", "male", 35, "广东省深圳市", nil, []string{"region_prefecture_level"}},
