@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code is a stable, documented error code returned to callers.
@@ -86,8 +87,22 @@ type Error struct {
 	Message   string    `json:"message"`
 	Retryable bool      `json:"retryable"`
 	Upstream  *Upstream `json:"upstream,omitempty"`
-	Err       error     `json:"-"`
+	// RetryAfter, when not 0, is when a retry can succeed; the HTTP edge sends it as
+	// Retry-After (whole seconds, rounded up).
+	RetryAfter time.Duration `json:"-"`
+	Err        error         `json:"-"`
 }
+
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up; 0 when unset.
+func (e *Error) RetryAfterSeconds() int64 {
+	if e.RetryAfter <= 0 {
+		return 0
+	}
+	return int64((e.RetryAfter + time.Second - 1) / time.Second)
+}
+
+// Retryable reports whether callers may retry code unchanged: the README's "retry?" column.
+func (c Code) Retryable() bool { return retryable[c] }
 
 func (e *Error) Error() string {
 	if e.Err != nil {

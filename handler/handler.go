@@ -302,6 +302,7 @@ func (h *Handler) rateLimit(ctx context.Context, ri *reqInfo) (time.Duration, er
 	}
 	secs := ceilSeconds(wait)
 	e := apperr.Errorf(apperr.RateLimited, "too many requests: retry in %d s", secs)
+	e.RetryAfter = time.Duration(secs) * time.Second
 	return time.Duration(secs) * time.Second, e
 }
 
@@ -427,16 +428,19 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code      apperr.Code      `json:"code"`
-	Message   string           `json:"message"`
-	Retryable bool             `json:"retryable"`
-	Upstream  *apperr.Upstream `json:"upstream"`
+	Code      apperr.Code `json:"code"`
+	Message   string      `json:"message"`
+	Retryable bool        `json:"retryable"`
+	// RetryAfter is the Retry-After header's seconds, for cloud calls, which have no headers.
+	RetryAfter int64            `json:"retryAfter,omitempty"`
+	Upstream   *apperr.Upstream `json:"upstream"`
 }
 
 func (h *Handler) errorBody(ri *reqInfo, err error) (*errorBody, *apperr.Error) {
 	recordError(ri, err)
 	ae := apperr.AsError(err)
-	return &errorBody{RequestID: ri.id, Error: errorDetail{Code: ae.Code, Message: ae.Message, Retryable: ae.Retryable, Upstream: ae.Upstream}}, ae
+	return &errorBody{RequestID: ri.id, Error: errorDetail{Code: ae.Code, Message: ae.Message, Retryable: ae.Retryable,
+		RetryAfter: ae.RetryAfterSeconds(), Upstream: ae.Upstream}}, ae
 }
 
 // recordError notes err's code and cause on ri for the request's log line.
@@ -447,6 +451,9 @@ func recordError(ri *reqInfo, err error) {
 
 func (h *Handler) writeError(w http.ResponseWriter, ri *reqInfo, err error) {
 	body, ae := h.errorBody(ri, err)
+	if body.Error.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatInt(body.Error.RetryAfter, 10))
+	}
 	h.writeJSON(w, ri, ae.Code.Status(), body)
 }
 

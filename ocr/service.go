@@ -20,7 +20,6 @@ import (
 	"github.com/wxocr/scf-idcard-ocr/idcard"
 	"github.com/wxocr/scf-idcard-ocr/imagesrc"
 	"github.com/wxocr/scf-idcard-ocr/internal/redact"
-	"github.com/wxocr/scf-idcard-ocr/token"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
 )
 
@@ -382,55 +381,20 @@ func (s *Service) downloadURL(ctx context.Context, fileID string) (string, error
 	return f.DownloadURL, nil
 }
 
-func upstreamOf(api *wechat.APIError) *apperr.Upstream {
-	code := strconv.Itoa(api.ErrCode)
-	if api.ErrCode == 0 {
-		code = "http_" + strconv.Itoa(api.HTTPStatus)
-	}
-	// errmsg keeps WeChat's "rid: …" suffix: support can trace a call with it.
-	return &apperr.Upstream{Provider: ProviderWeChat, Code: code, Message: api.ErrMsg}
-}
-
 // mapError turns a WeChat client or token failure into the application's error codes.
 func mapError(ctx context.Context, err error) error {
 	var ae *apperr.Error
 	if errors.As(err, &ae) {
 		return err
 	}
+	// WeChat's errcodes are mapped by wechat's one table.
 	var api *wechat.APIError
 	if errors.As(err, &api) {
-		up := upstreamOf(api)
-		var e *apperr.Error
-		switch api.ErrCode {
-		case wechat.ErrCodeCardNotFound:
-			e = apperr.Errorf(apperr.NoCardFound, "no ID card was found in the image")
-		case wechat.ErrCodeImageDecodeFailed:
-			e = apperr.Errorf(apperr.ImageUnreadable, "WeChat could not decode the image")
-		case wechat.ErrCodeInvalidImageURL:
-			e = apperr.Errorf(apperr.ImageFetchFailed, "WeChat could not fetch the image URL")
-		case wechat.ErrCodeQuotaExhausted, wechat.ErrCodeDailyLimit:
-			e = apperr.Errorf(apperr.QuotaExhausted, "the WeChat OCR quota is exhausted")
-		case wechat.ErrCodeInvalidCredential, wechat.ErrCodeTokenExpired, wechat.ErrCodeInvalidToken,
-			wechat.ErrCodeInvalidAppID, wechat.ErrCodeInvalidSecret, wechat.ErrCodeIPNotWhitelisted,
-			wechat.ErrCodeThirdPartyNotAuthd, wechat.ErrCodeCloudNotEnabled:
-			e = apperr.Errorf(apperr.UpstreamAuth, "WeChat refused the function's credentials")
-		case wechat.ErrCodeSystemBusy:
-			e = apperr.Errorf(apperr.UpstreamUnavailable, "WeChat is busy; try again")
-		default:
-			if api.ErrCode == 0 && api.HTTPStatus >= 500 {
-				e = apperr.Errorf(apperr.UpstreamUnavailable, "WeChat is unavailable; try again")
-			} else {
-				// An errcode we do not know: WeChat answered, so retrying the same
-				// request is unlikely to help.
-				e = apperr.Errorf(apperr.UpstreamUnavailable, "WeChat answered with an unexpected error")
-				e.Retryable = api.ErrCode == 0 && api.HTTPStatus == 429
-			}
-		}
-		e.Upstream = up
-		e.Err = err
-		return e
+		ae := api.AppError()
+		ae.Err = err // the whole chain, for the log
+		return ae
 	}
-	if errors.Is(err, token.ErrNoToken) {
+	if errors.Is(err, wechat.ErrNoToken) {
 		return apperr.Wrap(apperr.UpstreamAuth, err, "no usable WeChat access token")
 	}
 	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/breaker"
 )
 
 // Defaults of the Manager; see the With* options.
@@ -27,9 +29,31 @@ const (
 
 // ErrForceLimited means WeChat returned the very token it had just rejected and a
 // force_refresh is not allowed now (another instance forced less than 30 s ago, or 20 were
-// used today) and no other instance stored a new token in time. Errors carrying it also match
-// ErrNoToken, so callers answer UPSTREAM_AUTH.
+// used today) and the store holds no newer token. The error is a *ForceLimitedError, which
+// says when to try again.
 var ErrForceLimited = errors.New("access token was rejected and force_refresh is rate-limited")
+
+// ForceLimitedError is the error behind ErrForceLimited. It is returned at once, without
+// waiting for the limit to pass: the caller answers "retry later" and the next call tries
+// again (a normal fetch may by then return a new token, or another instance may have stored
+// one).
+type ForceLimitedError struct {
+	// Wait is how long until a forced refresh should be allowed: exact when this process
+	// forced last, else the 30 s interval, the longest another instance's force holds it.
+	// A spent daily budget lasts until midnight Beijing time, longer than Wait says; the
+	// store does not tell the two apart.
+	Wait time.Duration
+}
+
+func (e *ForceLimitedError) Error() string {
+	return fmt.Sprintf("%v; retry in %v", ErrForceLimited, e.Wait.Round(time.Second))
+}
+
+// Is makes errors.Is(err, ErrForceLimited) true.
+func (e *ForceLimitedError) Is(target error) bool { return target == ErrForceLimited }
+
+// RetryAfter is Wait, for callers that only know the method.
+func (e *ForceLimitedError) RetryAfter() time.Duration { return e.Wait }
 
 // RefreshReport is what a timer invocation or the refresh-token command reports. It never
 // carries the token.
@@ -60,7 +84,7 @@ type Manager struct {
 	storeTimeout time.Duration
 	now          func() time.Time
 	log          *slog.Logger
-	br           *breaker
+	br           *breaker.Breaker
 	brThreshold  int
 	brCooldown   time.Duration
 	brNow        func() time.Time
@@ -77,6 +101,7 @@ type Manager struct {
 	mu         sync.Mutex
 	rejected   [4]string  // the last values WeChat rejected, newest first
 	localForce forceState // force limits while the store is down
+	lastForce  time.Time  // when this process last forced a refresh (m.now's clock)
 	fetches    atomic.Int64
 }
 
@@ -177,7 +202,17 @@ func NewManager(key string, f Fetcher, opts ...ManagerOption) (*Manager, error) 
 	if m.margin < 0 || m.lockTTL <= 0 || m.waitBound < 0 || m.fetchTimeout <= 0 || m.storeTimeout <= 0 {
 		return nil, errors.New("token manager durations must be positive")
 	}
-	m.br = newBreaker(m.brThreshold, m.brCooldown, m.brNow, m.log)
+	// The breaker stops requests from waiting on a store that is timing out: after threshold
+	// consecutive failures it opens, lets one probe through every cooldown and closes on the
+	// first success, logging one line each way.
+	m.br = breaker.New(breaker.Options{
+		Threshold:   m.brThreshold,
+		Cooldown:    m.brCooldown,
+		Now:         m.brNow,
+		Logger:      m.log,
+		DownMessage: "token store is unavailable; serving tokens fetched directly until it answers",
+		UpMessage:   "token store is available again; using the shared token",
+	})
 	m.base = m.now()
 	return m, nil
 }
@@ -239,7 +274,7 @@ func (m *Manager) obtain(ctx context.Context) (Token, error) {
 	if e != nil && m.servable(e.tok, now) {
 		stale = e.tok
 	}
-	if m.br.allow() {
+	if m.br.Allow() {
 		t, err := m.storeGet(ctx)
 		if err == nil && m.servable(t, now) && !t.ExpiresAt.Before(stale.ExpiresAt) {
 			stale = t
@@ -327,7 +362,10 @@ func (m *Manager) fetchAndPut(ctx context.Context) (Token, error) {
 }
 
 // fetchChecked fetches in normal mode and forces a refresh only when WeChat returns the very
-// token it just rejected, within the force limits shared through the store.
+// token it just rejected, within the force limits shared through the store. When a force is
+// not allowed yet it looks once in the store, where another instance may have put a newer
+// token, and otherwise answers *ForceLimitedError at once: waiting here would hold every
+// request for seconds with little chance of a new token.
 func (m *Manager) fetchChecked(ctx context.Context) (Token, error) {
 	t, err := m.fetch(ctx, false)
 	if err != nil {
@@ -344,13 +382,25 @@ func (m *Manager) fetchChecked(ctx context.Context) (Token, error) {
 		m.log.Warn("WeChat returned the token it had just rejected; forcing a refresh")
 		return m.fetch(ctx, true)
 	}
-	// Another instance forced recently: its new token should reach the store soon.
-	if m.br.allow() {
-		if t, found, err := m.waitStore(ctx, m.waitBound); err == nil && found {
+	if m.br.Allow() {
+		if t, err := m.storeGet(ctx); err == nil && m.usable(t, m.now()) {
 			return t, nil
 		}
 	}
-	return Token{}, fmt.Errorf("%w (%w)", ErrForceLimited, ErrNoToken)
+	return Token{}, &ForceLimitedError{Wait: m.forceWait()}
+}
+
+// forceWait estimates how long until a forced refresh is allowed again.
+func (m *Manager) forceWait() time.Duration {
+	m.mu.Lock()
+	last := m.lastForce
+	m.mu.Unlock()
+	if !last.IsZero() {
+		if w := last.Add(ForceMinInterval).Sub(m.now()); w > 0 && w <= ForceMinInterval {
+			return w
+		}
+	}
+	return ForceMinInterval
 }
 
 func (m *Manager) fetch(ctx context.Context, force bool) (Token, error) {
@@ -368,21 +418,28 @@ func (m *Manager) fetch(ctx context.Context, force bool) (Token, error) {
 	return t, nil
 }
 
+// reserveForce counts one force_refresh against the limits shared through the store (or, with
+// the store down, this process's own) and reports whether it may be made.
 func (m *Manager) reserveForce(ctx context.Context) (bool, error) {
-	if m.br.allow() {
-		var ok bool
+	now := m.now()
+	ok, stored := false, false
+	if m.br.Allow() {
 		err := m.storeOp(ctx, "reserve force_refresh", func(c context.Context) (err error) {
-			ok, err = m.store.ReserveForce(c, m.key, m.now())
+			ok, err = m.store.ReserveForce(c, m.key, now)
 			return err
 		})
-		if err == nil {
-			return ok, nil
-		}
+		stored = err == nil
 	}
-	// Without the store, this instance still keeps to the limits on its own.
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.localForce.reserve(m.now()), nil
+	if !stored {
+		// Without the store, this instance still keeps to the limits on its own.
+		ok = m.localForce.reserve(now)
+	}
+	if ok {
+		m.lastForce = now
+	}
+	return ok, nil
 }
 
 // waitStore polls the store with jittered backoff until it holds a usable token or bound
@@ -485,7 +542,7 @@ func (m *Manager) Invalidate(ctx context.Context, rejected string) error {
 		// Read-only: the token centre owns the store; we only stop serving the value.
 		return nil
 	}
-	if m.br.allow() {
+	if m.br.Allow() {
 		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.storeTimeout)
 		defer cancel()
 		_ = m.storeOp(c, "compare-and-delete", func(c context.Context) error {
@@ -526,7 +583,7 @@ func (m *Manager) refresh(ctx context.Context, lead time.Duration) (RefreshRepor
 		rep.ExpiresAt = t.ExpiresAt
 		return rep, nil
 	}
-	if m.br.allow() {
+	if m.br.Allow() {
 		t, err := m.storeGet(ctx)
 		if err == nil && m.usable(t, m.now()) && fresh(t) {
 			m.adopt(t, false)
@@ -581,7 +638,7 @@ func (m *Manager) trySync(ctx context.Context, e *entry) {
 		return
 	}
 	defer m.syncing.Store(false)
-	if !m.br.allow() {
+	if !m.br.Allow() {
 		return
 	}
 	c, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.storeTimeout)
@@ -612,10 +669,10 @@ func (m *Manager) storeOp(ctx context.Context, op string, f func(context.Context
 	defer cancel()
 	err := f(c)
 	if err == nil || errors.Is(err, ErrNotFound) {
-		m.br.success()
+		m.br.Success()
 		return err
 	}
-	m.br.failure(err)
+	m.br.Failure(err)
 	return &storeError{op: op, err: err}
 }
 

@@ -228,6 +228,85 @@ func TestRejectedTokenReturnedAgainIsForcedOnceAcrossInstances(t *testing.T) {
 	}
 }
 
+// Issue 7 §7: when a forced refresh is not allowed yet, the manager answers at once with how
+// long to wait (it used to poll the store for the whole wait bound, 3 s by default), and still
+// takes what can work: a newer token another instance stored, or a normal fetch that already
+// hands out a new token.
+func TestForceLimitedAnswersAtOnceAndTakesWhatWorks(t *testing.T) {
+	clk := newFakeClock()
+	st := NewMemoryStore()
+	f := newFakeFetcher(clk.Now)
+	// A wait bound far above anything the test allows: the old code would sit in it.
+	a := newTestManager(t, f, WithStore(st), WithClock(clk.Now), WithWaitBound(time.Hour))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tok, err := a.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = a.Invalidate(ctx, tok.Value)
+	if tok, err = a.Token(ctx); err != nil || tok.Value != "tok-2" || f.forces.Load() != 1 {
+		t.Fatalf("first rejection: %q %v, %d forces; want tok-2 by one force", tok.Value, err, f.forces.Load())
+	}
+
+	// 10 s later tok-2 is rejected too, and normal mode still returns it.
+	clk.Add(10 * time.Second)
+	_ = a.Invalidate(ctx, "tok-2")
+	before := st.Ops()["get"]
+	_, err = a.Token(ctx)
+	var fl *ForceLimitedError
+	if !errors.As(err, &fl) || !errors.Is(err, ErrForceLimited) {
+		t.Fatalf("second rejection within 30 s: %v, want *ForceLimitedError", err)
+	}
+	if fl.Wait != 20*time.Second || fl.RetryAfter() != fl.Wait {
+		t.Errorf("Wait = %v, want the 20 s left of this process's force interval", fl.Wait)
+	}
+	if gets := st.Ops()["get"] - before; gets > 3 {
+		t.Errorf("%d store reads for one answer: the manager polled instead of answering", gets)
+	}
+	if f.forces.Load() != 1 {
+		t.Errorf("forces = %d, want still 1", f.forces.Load())
+	}
+
+	// Another instance stored a newer token: the next call takes it without a force.
+	other := Token{Value: "tok-from-b", ExpiresAt: clk.Now().Add(time.Hour), FetchedAt: clk.Now()}
+	if err := st.Put(ctx, "wxapp", other); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err = a.Token(ctx); err != nil || tok.Value != other.Value {
+		t.Fatalf("with a newer token in the store: %q %v", tok.Value, err)
+	}
+
+	// That one is rejected as well, and WeChat rotated meanwhile: the normal fetch's new
+	// token is served, still without a force.
+	_ = a.Invalidate(ctx, other.Value)
+	f.rotate()
+	if tok, err = a.Token(ctx); err != nil || tok.Value != "tok-3" || f.forces.Load() != 1 {
+		t.Fatalf("after a rotation: %q %v, %d forces; want tok-3 with no force", tok.Value, err, f.forces.Load())
+	}
+}
+
+// Another instance's force leaves this one no exact time: it answers the whole interval.
+func TestForceLimitedByAnotherInstanceWaitsTheInterval(t *testing.T) {
+	clk := newFakeClock()
+	st := NewMemoryStore()
+	f := newFakeFetcher(clk.Now)
+	a := newTestManager(t, f, WithStore(st), WithClock(clk.Now))
+	ctx := context.Background()
+	tok, err := a.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := st.ReserveForce(ctx, "wxapp", clk.Now()); !ok {
+		t.Fatal("another instance could not reserve a force")
+	}
+	_ = a.Invalidate(ctx, tok.Value)
+	var fl *ForceLimitedError
+	if _, err := a.Token(ctx); !errors.As(err, &fl) || fl.Wait != ForceMinInterval {
+		t.Fatalf("%v, want *ForceLimitedError waiting %v", err, ForceMinInterval)
+	}
+}
+
 func TestForceDailyLimit(t *testing.T) {
 	for _, name := range []string{"memory", "file"} {
 		t.Run(name, func(t *testing.T) {
@@ -478,36 +557,6 @@ func TestSlowLockHolderIsNotWaitedOnForever(t *testing.T) {
 	}
 	if ops := st.Ops(); ops["lock"] != 1+2 { // ours, then the manager's
 		t.Fatalf("lock attempts = %d, want 2 (before and after the wait)", ops["lock"])
-	}
-}
-
-func TestBreakerLetsOneProbeThrough(t *testing.T) {
-	clk := newFakeClock()
-	b := newBreaker(1, time.Second, clk.Now, quietLogger())
-	b.failure(errDown)
-	if b.allow() {
-		t.Fatal("open breaker allowed a call")
-	}
-	clk.Add(time.Second)
-	if !b.allow() {
-		t.Fatal("no probe after the cooldown")
-	}
-	if b.allow() {
-		t.Fatal("a second caller got through while the probe runs")
-	}
-	b.failure(errDown)
-	if b.allow() {
-		t.Fatal("failed probe did not reopen the breaker")
-	}
-	clk.Add(time.Second)
-	if !b.allow() {
-		t.Fatal("no second probe")
-	}
-	b.success()
-	for i := 0; i < 2; i++ { // closed: every caller, not just one
-		if !b.allow() || b.isOpen() {
-			t.Fatal("successful probe did not close the breaker")
-		}
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
+	"time"
 
 	"github.com/wxocr/scf-idcard-ocr/token"
 )
@@ -18,7 +20,15 @@ import (
 type Client struct {
 	t      *transport
 	tokens token.Provider
+	// rejection is WeChat's last token rejection, reported with its own code when a later
+	// call cannot get a replacement token yet.
+	rejection atomic.Pointer[APIError]
 }
+
+// ErrNoToken means the token source has no usable access token (an empty read-only store, a
+// CloudBase token not pushed yet); errors from a failed call wrap it so that callers need not
+// know the token package.
+var ErrNoToken = errors.New("no usable access token")
 
 // New returns a client that takes its access tokens from tokens. A token whose Value is ""
 // (WeChat Cloud Hosting's open interface service) is sent as no token parameter at all.
@@ -39,7 +49,7 @@ func New(tokens token.Provider, opts ...Option) (*Client, error) {
 func (c *Client) call(ctx context.Context, req *request, out response) error {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
-		return fmt.Errorf("wechat %s: get access token: %w", req.endpoint, err)
+		return c.tokenError(req.endpoint, nil, err)
 	}
 	err = c.t.do(ctx, req, tok, out)
 	var apiErr *APIError
@@ -49,6 +59,7 @@ func (c *Client) call(ctx context.Context, req *request, out response) error {
 	}
 	c.t.logger.LogAttrs(ctx, slog.LevelWarn, "wechat: access token rejected, refreshing",
 		slog.String("endpoint", req.endpoint), slog.Int("errcode", apiErr.ErrCode))
+	c.rejection.Store(apiErr)
 	if ierr := c.tokens.Invalidate(ctx, tok.Value); ierr != nil {
 		// Carry on: the provider may still hand out a different token; if it hands back the
 		// rejected one, the check below stops.
@@ -60,11 +71,34 @@ func (c *Client) call(ctx context.Context, req *request, out response) error {
 	}
 	fresh, terr := c.tokens.Token(ctx)
 	if terr != nil {
-		return fmt.Errorf("wechat %s: get access token after errcode %d: %w", req.endpoint, apiErr.ErrCode, terr)
+		return c.tokenError(req.endpoint, apiErr, terr)
 	}
 	if fresh.Value == tok.Value {
 		// The same token again would be rejected again; report the rejection.
 		return err
 	}
 	return c.t.do(ctx, req, fresh, out)
+}
+
+// tokenError reports a failure to get a token for endpoint. When the source says when a
+// replacement will be allowed (a forced refresh is rate-limited), the answer is WeChat's own
+// rejection (this call's, else the last one) with that RetryAfter, so the caller learns the
+// code and when to retry; an empty source wraps ErrNoToken; anything else (a token endpoint's
+// own errcode, a network failure, a deadline) is wrapped as it is.
+func (c *Client) tokenError(endpoint string, rejected *APIError, err error) error {
+	var rl interface{ RetryAfter() time.Duration }
+	if errors.As(err, &rl) && rl.RetryAfter() > 0 {
+		if rejected == nil {
+			rejected = c.rejection.Load()
+		}
+		if rejected != nil {
+			cp := *rejected
+			cp.Endpoint, cp.RetryAfter = endpoint, rl.RetryAfter()
+			return fmt.Errorf("%w (no replacement token yet: %w)", &cp, err)
+		}
+	}
+	if errors.Is(err, token.ErrNoToken) {
+		return fmt.Errorf("wechat %s: get access token: %w: %w", endpoint, ErrNoToken, err)
+	}
+	return fmt.Errorf("wechat %s: get access token: %w", endpoint, err)
 }
