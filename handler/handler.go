@@ -35,6 +35,13 @@ type Recognizer interface {
 	Recognize(ctx context.Context, req ocr.Request) (*ocr.Result, error)
 }
 
+// The ports the handler consumes and the one it serves, checked at compile time.
+var (
+	_ Recognizer   = (*ocr.Service)(nil)
+	_ Refresher    = (*token.Manager)(nil)
+	_ http.Handler = (*Handler)(nil)
+)
+
 // DefaultMaxImageBytes is the image size limit when Options.MaxImageBytes is zero: WeChat's.
 const DefaultMaxImageBytes = 2 << 20
 
@@ -53,12 +60,12 @@ type Options struct {
 	AdminKeys []string
 	// AuthDisabled turns key checks off: the sandbox only.
 	AuthDisabled bool
-	// RateLimitPerMinute is each caller's budget per minute. Without Limiter it is enforced
-	// per instance (token bucket); 0 = off. With Limiter it sizes the in-memory limiter used
-	// when Limiter fails, and must then be > 0.
+	// RateLimitPerMinute is each caller's budget per minute, enforced per instance (an
+	// in-memory token bucket) when Limiter is nil; 0 = off. Give it or Limiter, not both.
 	RateLimitPerMinute int
-	// Limiter, when set, decides the rate limit (ratelimit.New's limiter shared through
-	// Redis); when it reports an error the request is limited in memory, never unlimited.
+	// Limiter, when set, decides the rate limit: ratelimit.New's limiter, which shares the
+	// budget through Redis and falls back to memory by itself. A limiter that still cannot
+	// decide gets the request refused (RATE_LIMITED, retry in 1 s), never served unlimited.
 	Limiter ratelimit.Limiter
 	// MaxImageBytes is the largest image accepted (default DefaultMaxImageBytes); request
 	// bodies are capped from it.
@@ -80,7 +87,6 @@ type Handler struct {
 	adminKeys    keySet
 	authDisabled bool
 	limiter      ratelimit.Limiter // nil: off
-	local        *ratelimit.Memory // when limiter fails
 	maxImage     int64
 	jsonOpts     jsonv2.Options // decodes request JSON (jsonOptions)
 	log          *slog.Logger
@@ -96,8 +102,8 @@ func New(o Options) (*Handler, error) {
 	if o.RateLimitPerMinute < 0 {
 		return nil, fmt.Errorf("handler: RateLimitPerMinute must be >= 0, got %d", o.RateLimitPerMinute)
 	}
-	if o.Limiter != nil && o.RateLimitPerMinute == 0 {
-		return nil, errors.New("handler: RateLimitPerMinute must be > 0 with a Limiter: it sizes the fallback")
+	if o.Limiter != nil && o.RateLimitPerMinute != 0 {
+		return nil, errors.New("handler: give RateLimitPerMinute or a Limiter, not both (the Limiter has its own budget)")
 	}
 	if o.MaxImageBytes < 0 {
 		return nil, fmt.Errorf("handler: MaxImageBytes must be >= 0, got %d", o.MaxImageBytes)
@@ -132,10 +138,7 @@ func New(o Options) (*Handler, error) {
 		h.now = time.Now
 	}
 	if o.RateLimitPerMinute > 0 {
-		h.local = ratelimit.NewMemory(o.RateLimitPerMinute, h.now)
-		if h.limiter == nil {
-			h.limiter = h.local
-		}
+		h.limiter = ratelimit.NewMemory(o.RateLimitPerMinute, h.now)
 	}
 	return h, nil
 }
@@ -286,7 +289,8 @@ func callerKey(ri *reqInfo) string {
 }
 
 // rateLimit takes one request from the caller's budget; the error carries Retry-After
-// seconds. A limiter that cannot decide is replaced by the in-memory one for this request.
+// seconds. Falling back when a store fails is the limiter's business (ratelimit.Fallback); a
+// limiter that still cannot decide has the request refused, fail closed.
 func (h *Handler) rateLimit(ctx context.Context, ri *reqInfo) (time.Duration, error) {
 	if h.limiter == nil {
 		return 0, nil
@@ -294,8 +298,7 @@ func (h *Handler) rateLimit(ctx context.Context, ri *reqInfo) (time.Duration, er
 	key := callerKey(ri)
 	ok, wait, err := h.limiter.Allow(ctx, key)
 	if err != nil {
-		h.log.Debug("rate limiter failed; limiting in memory", "requestId", ri.id, "err", err)
-		ok, wait, _ = h.local.Allow(ctx, key)
+		return time.Second, apperr.Wrap(apperr.RateLimited, err, "the rate limit cannot be checked now: retry in 1 s")
 	}
 	if ok {
 		return 0, nil

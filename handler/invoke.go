@@ -245,6 +245,8 @@ type recorder struct {
 	body   bytes.Buffer
 }
 
+var _ http.ResponseWriter = (*recorder)(nil)
+
 func (r *recorder) Header() http.Header { return r.header }
 
 func (r *recorder) WriteHeader(status int) {

@@ -36,8 +36,7 @@ func instance(t *testing.T, storeURL string, perMinute int) *handler.Handler {
 	if c, ok := lim.(interface{ Close() error }); ok {
 		t.Cleanup(func() { c.Close() })
 	}
-	h, err := handler.New(handler.Options{Service: okService{}, APIKeys: []string{apiKey},
-		RateLimitPerMinute: perMinute, Limiter: lim})
+	h, err := handler.New(handler.Options{Service: okService{}, APIKeys: []string{apiKey}, Limiter: lim})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,24 +151,26 @@ func (f *failingLimiter) Allow(context.Context, string) (bool, time.Duration, er
 	return true, 0, errors.New("store down")
 }
 
+// A limiter that cannot decide never lifts the limit: the handler has no limiter of its own
+// to fall back on (ratelimit.Fallback does that, see ratelimit's tests), so it refuses.
 func TestLimiterErrorNeverLiftsTheLimit(t *testing.T) {
-	if _, err := handler.New(handler.Options{Service: okService{}, Limiter: &failingLimiter{}}); err == nil {
-		t.Fatal("a Limiter without RateLimitPerMinute (its fallback's size) was accepted")
+	if _, err := handler.New(handler.Options{Service: okService{}, Limiter: &failingLimiter{}, RateLimitPerMinute: 2}); err == nil {
+		t.Fatal("a Limiter and a per-instance budget were both accepted")
 	}
 	fl := &failingLimiter{}
-	h, err := handler.New(handler.Options{Service: okService{}, APIKeys: []string{apiKey}, RateLimitPerMinute: 2, Limiter: fl})
+	h, err := handler.New(handler.Options{Service: okService{}, APIKeys: []string{apiKey}, Limiter: fl})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 2 {
-		if status, _, code := post(t, h); status != 200 {
-			t.Fatalf("request %d: %d %s", i+1, status, code)
+	for i := range 3 {
+		if status, retry, code := post(t, h); status != 429 || code != "RATE_LIMITED" || retry != "1" {
+			t.Fatalf("request %d with a failing limiter: %d %s Retry-After %q, want refused", i+1, status, code, retry)
 		}
 	}
-	if status, _, code := post(t, h); status != 429 || code != "RATE_LIMITED" {
-		t.Fatalf("failing limiter: %d %s, want the in-memory limit", status, code)
+	if code := call(t, h); code != "RATE_LIMITED" {
+		t.Fatalf("cloud call with a failing limiter: %s", code)
 	}
-	if fl.calls != 3 {
+	if fl.calls != 4 {
 		t.Errorf("limiter asked %d times, want every request", fl.calls)
 	}
 }

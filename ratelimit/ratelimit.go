@@ -24,6 +24,13 @@ type Limiter interface {
 	Allow(ctx context.Context, key string) (ok bool, retryAfter time.Duration, err error)
 }
 
+// The limiters, checked at compile time.
+var (
+	_ Limiter = (*Memory)(nil)
+	_ Limiter = (*Redis)(nil)
+	_ Limiter = (*Fallback)(nil)
+)
+
 // DefaultKeyPrefix is the Redis key prefix of the counters when Config.KeyPrefix is empty.
 const DefaultKeyPrefix = "idcard-ocr:rl:"
 
