@@ -42,12 +42,18 @@ type invokeEvent struct {
 func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (out json.RawMessage, err error) {
 	ri := &reqInfo{start: h.now()}
 	var inv events.Invocation
+	var cloudBaseToken string
 	if fc, ok := functioncontext.FromContext(ctx); ok && fc != nil {
 		inv = events.NewInvocation(fc.RequestID, fc.Environment)
+		cloudBaseToken = fc.Environment["WX_CLOUDBASE_ACCESSTOKEN"]
 	}
 	ri.id = inv.RequestID
 	ri.openID = inv.OpenID
 	ri.clientIP = inv.ClientIP
+	// A CloudBase access token the platform put into this invocation's context (never the
+	// event, which the caller writes) serves this invocation's WeChat calls when
+	// TOKEN_SOURCE=cloudbase, before the pushed file, as @cloudbase/node-sdk does.
+	ctx = token.WithInvocationToken(ctx, cloudBaseToken)
 
 	var ev invokeEvent
 	kind, derr := events.Decode(event, &ev, inv, h.jsonOpts)

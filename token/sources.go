@@ -72,7 +72,12 @@ func New(ctx context.Context, cfg Config) (Service, error) {
 	case SourceNone:
 		return noneSource{}, nil
 	case SourceCloudBase:
-		return NewCloudBaseSource(cfg.CloudBaseFile, cfg.CloudBaseToken)
+		cb, err := NewCloudBaseSource(cfg.CloudBaseFile, cfg.CloudBaseToken)
+		if err != nil {
+			return nil, err
+		}
+		// A token the platform hands to one invocation (WithInvocationToken) comes first.
+		return withInvocationTokens(cb), nil
 	case SourceStable, SourceLegacy, SourceStore:
 	default:
 		return nil, fmt.Errorf("TOKEN_SOURCE %q is not one of stable, legacy, store, cloudbase, none", src)
