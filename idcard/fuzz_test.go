@@ -102,3 +102,28 @@ func FuzzParseValidity(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExamine feeds arbitrary fields to Examine: it must not panic, the verdict must follow
+// VerdictOf, and a pass must mean the number and name were read, the number is valid and a
+// validity period was read. (Messages quoting personal data are tested with fixed cards:
+// a fuzzed name can be any word a message uses.)
+func FuzzExamine(f *testing.F) {
+	f.Add("张三", "女", "汉族", "广东省深圳市南山区", "440305199505132561", "", "深圳市公安局", "2021.03.01-2031.03.01", false)
+	f.Add("", "", "", "", "", "", "", "", true)
+	f.Add("李四", "男", "汉", "北京市", "911398199012310021", "1990.12.31", "", "2024.01.01-2034.01.01", true)
+	f.Fuzz(func(t *testing.T, name, gender, eth, addr, id, birth, auth, valid string, noAuth bool) {
+		r := Examine(&RawFront{Name: name, Gender: gender, Ethnicity: eth, Address: addr, IDNumber: id, BirthDate: birth},
+			&RawBack{Authority: auth, ValidDate: valid, NoAuthority: noAuth}, testNow)
+		if r.Verdict != VerdictOf(r.Checks) || r.Warnings == nil {
+			t.Fatalf("verdict %s for %+v", r.Verdict, r.Checks)
+		}
+		if r.Verdict == VerdictPass && (r.Card.Name == nil || r.Card.IDNumber == nil || !Analyze(id, testNow).Valid() || r.Card.ValidFrom == nil) {
+			t.Fatalf("pass without a name, a valid number or a validity period: %+v", r.Card)
+		}
+		for _, c := range r.Checks {
+			if c.Message == "" || (c.Status != StatusPass && c.Status != StatusFail && c.Status != StatusWarn && c.Status != StatusSkip) {
+				t.Fatalf("check %+v", c)
+			}
+		}
+	})
+}
