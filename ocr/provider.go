@@ -40,6 +40,9 @@ type Input struct {
 	Side Side
 	// Mode is WeChat's optional type parameter: "", "photo" or "scan".
 	Mode string
+	// Portrait asks for the holder's photo cropped from the front; a provider that cannot
+	// crop ignores it.
+	Portrait bool
 }
 
 // Reading is what a provider read from one image.
@@ -54,6 +57,9 @@ type Reading struct {
 	// warnings) as checks. They are added to the examination's checks and count in the
 	// verdict like them: any fail rejects, any warn sends the card to review.
 	Checks []idcard.Check
+	// Portrait is the base64 image of the holder's photo when Input.Portrait asked for it;
+	// "" otherwise. Personal data: never logged.
+	Portrait string
 
 	provider string // set by the service: who answered
 }

@@ -91,6 +91,10 @@ type Request struct {
 	// Front and Back are a both-sides request; each image must show its side. Setting only
 	// one of them is a single-image request for that side.
 	Front, Back *Image
+	// Portrait asks for the holder's photo cropped from the front (a face match needs it),
+	// from a provider that can (Tencent's CropPortrait). It is personal data: returned only
+	// when asked, never logged.
+	Portrait bool
 }
 
 // Validate checks the request's shape: the mode, one image or a front and back (not both),
@@ -153,4 +157,7 @@ type Result struct {
 	Checks   []idcard.Check `json:"checks"`
 	Verdict  idcard.Verdict `json:"verdict"`
 	Warnings []string       `json:"warnings"`
+	// Portrait is the base64 image of the holder's photo, only when Request.Portrait asked
+	// for it and the provider returned one.
+	Portrait string `json:"portrait,omitempty"`
 }

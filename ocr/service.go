@@ -132,21 +132,27 @@ func (s *Service) Recognize(ctx context.Context, req Request) (*Result, error) {
 	}
 	switch {
 	case req.Front != nil && req.Back != nil:
-		return s.recognizeBoth(ctx, *req.Front, *req.Back, req.Mode)
+		return s.recognizeBoth(ctx, *req.Front, *req.Back, call{mode: req.Mode, portrait: req.Portrait})
 	case req.Front != nil:
-		return s.recognizeSingle(ctx, *req.Front, SideFront, req.Mode)
+		return s.recognizeSingle(ctx, *req.Front, SideFront, call{mode: req.Mode, portrait: req.Portrait})
 	case req.Back != nil:
-		return s.recognizeSingle(ctx, *req.Back, SideBack, req.Mode)
+		return s.recognizeSingle(ctx, *req.Back, SideBack, call{mode: req.Mode, portrait: req.Portrait})
 	}
 	side := req.Side
 	if side == "" {
 		side = SideAuto
 	}
-	return s.recognizeSingle(ctx, req.Image, side, req.Mode)
+	return s.recognizeSingle(ctx, req.Image, side, call{mode: req.Mode, portrait: req.Portrait})
 }
 
-func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, mode string) (*Result, error) {
-	rd, err := s.recognizeOne(ctx, im, want, mode)
+// call holds the per-request options every provider call of a request shares.
+type call struct {
+	mode     string // WeChat's type parameter
+	portrait bool   // the caller wants the portrait crop
+}
+
+func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, c call) (*Result, error) {
+	rd, err := s.recognizeOne(ctx, im, want, c)
 	if err != nil {
 		return nil, err
 	}
@@ -156,16 +162,20 @@ func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, mode
 	} else {
 		rep = idcard.Examine(nil, rd.Back, s.now())
 	}
-	return result(rd.provider, rd.Side, rep, rd.Checks), nil
+	r := result(rd.provider, rd.Side, rep, rd.Checks)
+	if c.portrait && rd.Side == SideFront {
+		r.Portrait = rd.Portrait
+	}
+	return r, nil
 }
 
 // recognizeBoth reads both sides at once; the first failure cancels the other call, which
 // may save a quota unit, and is the error returned.
-func (s *Service) recognizeBoth(ctx context.Context, front, back Image, mode string) (*Result, error) {
+func (s *Service) recognizeBoth(ctx context.Context, front, back Image, c call) (*Result, error) {
 	var fr, br *Reading
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		r, err := s.recognizeOne(gctx, front, SideFront, mode)
+		r, err := s.recognizeOne(gctx, front, SideFront, c)
 		if err != nil {
 			return prefixed(err, "front image: ")
 		}
@@ -173,7 +183,7 @@ func (s *Service) recognizeBoth(ctx context.Context, front, back Image, mode str
 		return nil
 	})
 	g.Go(func() error {
-		r, err := s.recognizeOne(gctx, back, SideBack, mode)
+		r, err := s.recognizeOne(gctx, back, SideBack, call{mode: c.mode})
 		if err != nil {
 			return prefixed(err, "back image: ")
 		}
@@ -188,7 +198,11 @@ func (s *Service) recognizeBoth(ctx context.Context, front, back Image, mode str
 	if br.provider != provider {
 		provider += "," + br.provider
 	}
-	return result(provider, SideBoth, rep, append(fr.Checks, br.Checks...)), nil
+	r := result(provider, SideBoth, rep, append(fr.Checks, br.Checks...))
+	if c.portrait {
+		r.Portrait = fr.Portrait
+	}
+	return r, nil
 }
 
 // prefixed returns a copy of err's *apperr.Error with its message prefixed, so the caller
@@ -224,12 +238,12 @@ func result(provider string, side Side, rep idcard.Report, extra []idcard.Check)
 
 // recognizeOne reads one image and checks that it shows the wanted side (auto: either). The
 // Reading returned has its Side set.
-func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, mode string) (*Reading, error) {
+func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, c call) (*Reading, error) {
 	in, err := s.input(ctx, im)
 	if err != nil {
 		return nil, err
 	}
-	in.Side, in.Mode = want, mode
+	in.Side, in.Mode, in.Portrait = want, c.mode, c.portrait
 	rd, err := s.call(ctx, in)
 	if err != nil {
 		return nil, err
@@ -322,7 +336,7 @@ func (s *Service) call(ctx context.Context, in Input) (*Reading, error) {
 	if err != nil {
 		return nil, err
 	}
-	bin.Side, bin.Mode = in.Side, in.Mode
+	bin.Side, bin.Mode, bin.Portrait = in.Side, in.Mode, in.Portrait
 	rd, err = p.Recognize(ctx, bin)
 	if err != nil {
 		return nil, err
