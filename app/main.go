@@ -13,6 +13,7 @@ import (
 	"github.com/wxocr/scf-idcard-ocr/imagesrc"
 	"github.com/wxocr/scf-idcard-ocr/ocr"
 	"github.com/wxocr/scf-idcard-ocr/ratelimit"
+	"github.com/wxocr/scf-idcard-ocr/tencentocr"
 	"github.com/wxocr/scf-idcard-ocr/token"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
 )
@@ -75,7 +76,27 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 		AllowHosts:   cfg.ImageURLAllowHosts,
 		TrustedHosts: cfg.ImageURLTrustedHosts,
 	}
+	var providers []ocr.Provider
+	if cfg.OCRProvider == config.ProviderTencent {
+		tc, err := tencentocr.New(tencentocr.Options{
+			Region:   cfg.TencentRegion,
+			Endpoint: cfg.TencentEndpoint,
+			// On SCF the role's keys come with each invocation (function context); the
+			// start-up values are the fallback for other hosts.
+			Credentials: tencentocr.InvocationCredentials{Fallback: tencentocr.Credential{
+				SecretID: cfg.TencentSecretID, SecretKey: cfg.TencentSecretKey, Token: cfg.TencentSessionToken,
+			}},
+			Timeout: cfg.UpstreamTimeout,
+			Logger:  logger.With("component", "tencentocr"),
+		})
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("tencent cloud ocr: %w", err)
+		}
+		providers = append(providers, tencentocr.NewProvider(tc))
+	}
 	if m.Service, err = ocr.New(ocr.Options{
+		Providers:     providers,
 		WeChat:        m.WeChat,
 		URLPolicy:     policy,
 		MaxImageBytes: cfg.MaxImageBytes,

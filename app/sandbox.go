@@ -71,6 +71,11 @@ func (s *Sandbox) Getenv(getenv func(string) string) func(string) string {
 		"TOKEN_STORE":             "file://" + filepath.Join(s.dir, "token.json"),
 		"IMAGE_URL_TRUSTED_HOSTS": s.Host,
 		"IMAGE_URL_ALLOW_HOSTS":   "",
+		// Tencent Cloud OCR (OCR_PROVIDER=tencent) is the same emulator, with its keys.
+		"OCR_TENCENT_ENDPOINT":      s.URL,
+		"TENCENTCLOUD_SECRETID":     emulator.DefaultTencentSecretID,
+		"TENCENTCLOUD_SECRETKEY":    emulator.DefaultTencentSecretKey,
+		"TENCENTCLOUD_SESSIONTOKEN": "",
 	}
 	return func(k string) string {
 		if v, ok := overlay[k]; ok {

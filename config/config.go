@@ -68,7 +68,22 @@ type Config struct {
 	RateLimitPerMinute int           // RATE_LIMIT_PER_MINUTE, 0 = off
 	RateLimitKeyPrefix string        // RATE_LIMIT_KEY_PREFIX
 	LogLevel           slog.Level    // LOG_LEVEL
+
+	// OCRProvider is OCR_PROVIDER: ProviderWeChat or ProviderTencent.
+	OCRProvider string
+	// TencentRegion and TencentEndpoint are OCR_TENCENT_REGION and OCR_TENCENT_ENDPOINT.
+	TencentRegion, TencentEndpoint string
+	// TencentSecretID, TencentSecretKey (secret) and TencentSessionToken (secret) are the
+	// TENCENTCLOUD_* keys as found at start: the fallback when an SCF invocation carries none
+	// (per-invocation keys reach the provider through the function context, not here).
+	TencentSecretID, TencentSecretKey, TencentSessionToken string
 }
+
+// OCR providers, as OCR_PROVIDER spells them.
+const (
+	ProviderWeChat  = "wechat"
+	ProviderTencent = "tencent"
+)
 
 // Var documents one environment variable.
 type Var struct {
@@ -101,6 +116,12 @@ var vars = []Var{
 	{"RATE_LIMIT_PER_MINUTE", "30", "requests per minute per caller (openid, API key or client IP); shared by all instances through TOKEN_STORE when it is redis:// or rediss://, else per instance (also while Redis is down); 0 turns the limit off", false},
 	{"RATE_LIMIT_KEY_PREFIX", "idcard-ocr:rl:", "key prefix of the rate-limit counters in Redis (a digest of the caller is appended, never the caller itself)", false},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false},
+	{"OCR_PROVIDER", ProviderWeChat, "who reads the card: wechat (WeChat cv/ocr/idcard) or tencent (Tencent Cloud OCR IDCardOCR: also the issuing authority, the printed birth date and fraud signals)", false},
+	{"OCR_TENCENT_REGION", "ap-guangzhou", "Tencent Cloud region for IDCardOCR", false},
+	{"OCR_TENCENT_ENDPOINT", "ocr.tencentcloudapi.com", "Tencent Cloud OCR host, or http(s)://host:port (http only for a loopback host, e.g. the emulator)", false},
+	{"TENCENTCLOUD_SECRETID", "", "Tencent Cloud SecretId for OCR_PROVIDER=tencent; on SCF the execution role's keys sent with each invocation are used instead (this name is reserved there and set by the platform)", false},
+	{"TENCENTCLOUD_SECRETKEY", "", "Tencent Cloud SecretKey paired with TENCENTCLOUD_SECRETID", true},
+	{"TENCENTCLOUD_SESSIONTOKEN", "", "session token of temporary Tencent Cloud keys", true},
 }
 
 // Vars returns every variable FromEnv reads, in documentation order.
@@ -202,6 +223,21 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.RateLimitKeyPrefix = p.keyPrefix("RATE_LIMIT_KEY_PREFIX")
 	c.LogLevel = p.logLevel()
 
+	c.OCRProvider = strings.ToLower(p.get("OCR_PROVIDER"))
+	switch c.OCRProvider {
+	case ProviderWeChat, ProviderTencent:
+	default:
+		p.fail("OCR_PROVIDER", "must be wechat or tencent, got %q", c.OCRProvider)
+	}
+	c.TencentRegion = p.token("OCR_TENCENT_REGION", false)
+	c.TencentEndpoint = p.tencentEndpoint()
+	c.TencentSecretID = p.token("TENCENTCLOUD_SECRETID", false)
+	c.TencentSecretKey = p.token("TENCENTCLOUD_SECRETKEY", true)
+	c.TencentSessionToken = p.token("TENCENTCLOUD_SESSIONTOKEN", true)
+	if (c.TencentSecretID == "") != (c.TencentSecretKey == "") {
+		p.fail("TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY must be set together")
+	}
+
 	if err := errors.Join(p.errs...); err != nil {
 		return nil, err
 	}
@@ -282,6 +318,27 @@ func (p *parser) apiBase(source string) string {
 		p.fail(name, "http is only allowed with TOKEN_SOURCE=none or a loopback host, got %q", raw)
 	}
 	return strings.TrimRight(raw, "/")
+}
+
+// tencentEndpoint accepts a host[:port] (https) or an http(s)://host[:port] URL without a
+// path; plain http only to a loopback host, since the signed request carries the card image.
+func (p *parser) tencentEndpoint() string {
+	const name = "OCR_TENCENT_ENDPOINT"
+	raw := p.get(name)
+	s := raw
+	if !strings.Contains(s, "://") {
+		s = "https://" + s
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		p.fail(name, "must be a host like ocr.tencentcloudapi.com or a URL http(s)://host:port, got %q", raw)
+	case u.Scheme != "https" && u.Scheme != "http":
+		p.fail(name, "must use https (or http to a loopback host), got %q", raw)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		p.fail(name, "http is only allowed to a loopback host, got %q", raw)
+	}
+	return raw
 }
 
 func isLoopback(host string) bool {
@@ -488,6 +545,12 @@ func (c *Config) Redacted() map[string]string {
 		"RATE_LIMIT_PER_MINUTE":       strconv.Itoa(c.RateLimitPerMinute),
 		"RATE_LIMIT_KEY_PREFIX":       c.RateLimitKeyPrefix,
 		"LOG_LEVEL":                   strings.ToLower(c.LogLevel.String()),
+		"OCR_PROVIDER":                c.OCRProvider,
+		"OCR_TENCENT_REGION":          c.TencentRegion,
+		"OCR_TENCENT_ENDPOINT":        c.TencentEndpoint,
+		"TENCENTCLOUD_SECRETID":       c.TencentSecretID,
+		"TENCENTCLOUD_SECRETKEY":      redactSecret(c.TencentSecretKey),
+		"TENCENTCLOUD_SESSIONTOKEN":   redactSecret(c.TencentSessionToken),
 	}
 	return m
 }

@@ -40,6 +40,9 @@ func TestDefaults(t *testing.T) {
 		RateLimitPerMinute: 30,
 		RateLimitKeyPrefix: "idcard-ocr:rl:",
 		LogLevel:           slog.LevelInfo,
+		OCRProvider:        "wechat",
+		TencentRegion:      "ap-guangzhou",
+		TencentEndpoint:    "ocr.tencentcloudapi.com",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("defaults:\n got %#v\nwant %#v", c, want)
@@ -337,7 +340,7 @@ func TestPrintUnsetSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := c.Redacted()
-	for _, name := range []string{"WX_APPSECRET", "API_KEYS", "ADMIN_API_KEYS", "WX_CLOUDBASE_ACCESSTOKEN"} {
+	for _, name := range []string{"WX_APPSECRET", "API_KEYS", "ADMIN_API_KEYS", "WX_CLOUDBASE_ACCESSTOKEN", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"} {
 		if r[name] != "" {
 			t.Errorf("%s = %q when unset, want empty", name, r[name])
 		}
@@ -373,7 +376,9 @@ func TestVarsListed(t *testing.T) {
 	want := []string{"WX_APPID", "WX_APPSECRET", "WX_API_BASE", "WX_CLOUD_ENV", "API_KEYS", "ADMIN_API_KEYS",
 		"TOKEN_SOURCE", "TOKEN_STORE", "TOKEN_KEY_PREFIX", "TOKEN_EXPIRY_MARGIN", "TOKEN_REFRESH_LEAD",
 		"CLOUDBASE_ACCESS_TOKEN_FILE", "WX_CLOUDBASE_ACCESSTOKEN", "MAX_IMAGE_BYTES", "IMAGE_URL_ALLOW_HOSTS",
-		"IMAGE_URL_TRUSTED_HOSTS", "UPSTREAM_TIMEOUT", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_KEY_PREFIX", "LOG_LEVEL"}
+		"IMAGE_URL_TRUSTED_HOSTS", "UPSTREAM_TIMEOUT", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_KEY_PREFIX", "LOG_LEVEL",
+		"OCR_PROVIDER", "OCR_TENCENT_REGION", "OCR_TENCENT_ENDPOINT",
+		"TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"}
 	var got, secrets []string
 	for _, v := range Vars() {
 		got = append(got, v.Name)
@@ -384,7 +389,7 @@ func TestVarsListed(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Vars() = %v", got)
 	}
-	if !reflect.DeepEqual(secrets, []string{"WX_APPSECRET", "API_KEYS", "ADMIN_API_KEYS", "WX_CLOUDBASE_ACCESSTOKEN"}) {
+	if !reflect.DeepEqual(secrets, []string{"WX_APPSECRET", "API_KEYS", "ADMIN_API_KEYS", "WX_CLOUDBASE_ACCESSTOKEN", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"}) {
 		t.Errorf("secret vars = %v", secrets)
 	}
 	// Vars returns a copy.
@@ -425,6 +430,35 @@ func TestParseDuration(t *testing.T) {
 	for _, in := range []string{"", "abc", "5 m", "Inf", "NaN", "1e20", "5x"} {
 		if d, ok := parseDuration(in); ok {
 			t.Errorf("parseDuration(%q) = %v, want failure", in, d)
+		}
+	}
+}
+
+func TestTencentSettings(t *testing.T) {
+	base := []string{"TOKEN_SOURCE", "none"}
+	c, err := FromEnv(env(append(base, "OCR_PROVIDER", "Tencent", "OCR_TENCENT_ENDPOINT", "http://127.0.0.1:9000",
+		"TENCENTCLOUD_SECRETID", "AKIDx", "TENCENTCLOUD_SECRETKEY", "topsecretkey", "TENCENTCLOUD_SESSIONTOKEN", "tok")...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OCRProvider != "tencent" || c.TencentEndpoint != "http://127.0.0.1:9000" || c.TencentSecretKey != "topsecretkey" || c.TencentSessionToken != "tok" {
+		t.Fatalf("%+v", c)
+	}
+	var b strings.Builder
+	_ = c.Print(&b)
+	if strings.Contains(b.String(), "topsecretkey") || strings.Contains(b.String(), "=tok\n") {
+		t.Fatalf("Print leaks a Tencent secret:\n%s", b.String())
+	}
+	bad := []struct{ k, v, want string }{
+		{"OCR_PROVIDER", "baidu", "OCR_PROVIDER"},
+		{"OCR_TENCENT_ENDPOINT", "http://ocr.example.com", "OCR_TENCENT_ENDPOINT"},
+		{"OCR_TENCENT_ENDPOINT", "https://ocr.tencentcloudapi.com/path", "OCR_TENCENT_ENDPOINT"},
+		{"TENCENTCLOUD_SECRETID", "AKIDonly", "TENCENTCLOUD_SECRETKEY"},
+	}
+	for _, tc := range bad {
+		_, err := FromEnv(env(append(base, tc.k, tc.v)...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: %v", tc.k, tc.v, err)
 		}
 	}
 }

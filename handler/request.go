@@ -36,6 +36,8 @@ type requestJSON struct {
 	Back      *imageJSON `json:"back"`
 	// UserInfo is the caller that older cloud-function runtimes put into the event.
 	UserInfo *userInfo `json:"userInfo"`
+	// Portrait asks for the holder's photo (Tencent Cloud OCR only).
+	Portrait bool `json:"portrait"`
 }
 
 // imageJSON is one image in a request body.
@@ -125,7 +127,7 @@ func jsonErrorText(err error) string {
 // request turns the decoded body into an ocr.Request; the recognition service checks it
 // (ocr.Request.Validate).
 func (r *requestJSON) request() ocr.Request {
-	req := ocr.Request{Side: ocr.Side(r.Side), Mode: r.Mode, Image: r.imageJSON.image()}
+	req := ocr.Request{Side: ocr.Side(r.Side), Mode: r.Mode, Image: r.imageJSON.image(), Portrait: r.Portrait}
 	if r.Front != nil {
 		im := r.Front.image()
 		req.Front = &im
