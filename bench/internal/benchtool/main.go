@@ -6,6 +6,8 @@
 //	benchtool proc     -n 30 [-expect S] -- CMD ARG...  run CMD n times, print start-to-exit times and peak RSS
 //	benchtool upstream -n 30 -base URL -fileid ID       time the WeChat calls of a fileId invocation, made directly
 //	benchtool calls    -base URL                        print the emulator's call counters
+//	benchtool versus   -ours BIN -peer BIN [-conc 16,64] [-n 2000] [-rounds 4] [-starts 10]
+//	                                                    this function against a peer server, side by side
 //	benchtool report   -gobench FILE -figures FILE -results FILE -readme FILE
 package main
 
@@ -16,7 +18,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool event|proc|upstream|calls|report [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool event|proc|upstream|calls|versus|report [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -29,6 +31,8 @@ func main() {
 		err = cmdUpstream(os.Args[2:])
 	case "calls":
 		err = cmdCalls(os.Args[2:])
+	case "versus":
+		err = cmdVersus(os.Args[2:])
 	case "report":
 		err = cmdReport(os.Args[2:])
 	default:
