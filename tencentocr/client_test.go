@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,13 +20,17 @@ import (
 	"github.com/wxocr/scf-idcard-ocr/emulator"
 )
 
+// samples are the emulator's sample cards, generated once: generating them is the slowest
+// part of these tests (the wire test sends about 60 calls).
+var samples = sync.OnceValue(emulator.SampleFiles)
+
 var sandboxKeys = Credential{SecretID: emulator.DefaultTencentSecretID, SecretKey: emulator.DefaultTencentSecretKey}
 
 // startEmulator serves the emulator over loopback HTTP, as Tencent Cloud would be reached.
 func startEmulator(t *testing.T, o emulator.Options) (*emulator.Emulator, *httptest.Server) {
 	t.Helper()
 	if o.Files == nil {
-		o.Files = emulator.SampleFiles()
+		o.Files = samples()
 	}
 	emu := emulator.New(o)
 	srv := httptest.NewServer(emu.Handler())
@@ -45,7 +50,7 @@ func newClient(t *testing.T, endpoint string, creds CredentialSource) *Client {
 
 func sample(t *testing.T, name string) string {
 	t.Helper()
-	b, err := fs.ReadFile(emulator.SampleFiles(), "cards/"+name)
+	b, err := fs.ReadFile(samples(), "cards/"+name)
 	if err != nil {
 		t.Fatal(err)
 	}
