@@ -29,7 +29,9 @@
 // signal leaves the verdict alone: a number is assigned at first registration, at or after
 // birth and often years later, so a code first used after the birth year fits it. The
 // 1980-1982 editions' 市区 codes (xxxx20, replaced by xxxx01 from 1983) are in the timeline
-// too, inferred from those editions' rule; old numbers carry them (140120 太原市市区).
+// too, inferred from those editions' rule (every provincial city with counties had one, per
+// zh.wikipedia.org 中华人民共和国行政区划代码, as relied on by jxlwqq/id-validator); old numbers
+// carry them (140120 太原市市区).
 //
 // What the other levels mean as the first six digits:
 //   - A province code (xx0000) names no county: problem region_not_county, the number is
@@ -68,7 +70,7 @@
 // new card ("新版外国人永久居留身份证机读信息规则（2023版）", as republished by card-reader vendors,
 // e.g. http://www.eastcoms.com/service/pro/840.html: 18 characters, first digit 9, the
 // country letters turned into a numeric code, MOD 11-2 check as for citizens), and the
-// open-source validator xiahaimoyu credentialkit (ForeignerPermanentResidenceIdNumberProcessor
-// and its tests: digits 2-3 province + "0000", 4-6 ISO numeric country, 7-14 birth date, 17
+// open-source validator github.com/howardli/CredentialKit
+// (ForeignerPermanentResidenceIdNumberProcessor and its tests: digits 2-3 province + "0000", 4-6 ISO numeric country, 7-14 birth date, 17
 // sex, 18 MOD 11-2; example 911398199012310021, Kazakhstan, Beijing, female).
 package idcard
