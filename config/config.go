@@ -77,6 +77,9 @@ type Config struct {
 	// TENCENTCLOUD_* keys as found at start: the fallback when an SCF invocation carries none
 	// (per-invocation keys reach the provider through the function context, not here).
 	TencentSecretID, TencentSecretKey, TencentSessionToken string
+	// CloudHosting says the function runs behind WeChat Cloud Hosting (CLOUD_HOSTING), whose
+	// gateway sets X-WX-* caller headers: only then are they trusted.
+	CloudHosting bool
 }
 
 // OCR providers, as OCR_PROVIDER spells them.
@@ -122,6 +125,7 @@ var vars = []Var{
 	{"TENCENTCLOUD_SECRETID", "", "Tencent Cloud SecretId for OCR_PROVIDER=tencent; on SCF the execution role's keys sent with each invocation are used instead (this name is reserved there and set by the platform)", false},
 	{"TENCENTCLOUD_SECRETKEY", "", "Tencent Cloud SecretKey paired with TENCENTCLOUD_SECRETID", true},
 	{"TENCENTCLOUD_SESSIONTOKEN", "", "session token of temporary Tencent Cloud keys", true},
+	{"CLOUD_HOSTING", "false", "true when the function runs behind WeChat Cloud Hosting: POST /v1/idcard then accepts wx.cloud.callContainer requests by their X-WX-SOURCE and X-WX-OPENID headers (set by the platform) without an API key, and limits them per openid; anywhere else these headers are ignored, since a client can forge them", false},
 }
 
 // Vars returns every variable FromEnv reads, in documentation order.
@@ -222,6 +226,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.RateLimitPerMinute = p.rateLimit()
 	c.RateLimitKeyPrefix = p.keyPrefix("RATE_LIMIT_KEY_PREFIX")
 	c.LogLevel = p.logLevel()
+	c.CloudHosting = p.boolean("CLOUD_HOSTING")
 
 	c.OCRProvider = strings.ToLower(p.get("OCR_PROVIDER"))
 	switch c.OCRProvider {
@@ -434,6 +439,16 @@ func (p *parser) rateLimit() int {
 	return n
 }
 
+// boolean reads true or false (any form strconv.ParseBool takes).
+func (p *parser) boolean(name string) bool {
+	raw := p.get(name)
+	b, err := strconv.ParseBool(raw)
+	if err != nil {
+		p.fail(name, "must be true or false, got %q", raw)
+	}
+	return b
+}
+
 // keyPrefix reads a Redis key prefix: at most 128 characters without spaces.
 func (p *parser) keyPrefix(name string) string {
 	v := p.get(name)
@@ -551,6 +566,7 @@ func (c *Config) Redacted() map[string]string {
 		"TENCENTCLOUD_SECRETID":       c.TencentSecretID,
 		"TENCENTCLOUD_SECRETKEY":      redactSecret(c.TencentSecretKey),
 		"TENCENTCLOUD_SESSIONTOKEN":   redactSecret(c.TencentSessionToken),
+		"CLOUD_HOSTING":               strconv.FormatBool(c.CloudHosting),
 	}
 	return m
 }

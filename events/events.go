@@ -16,11 +16,12 @@
 //     that context has an envId and no serviceId.
 //   - anything else that is a JSON object: a cloud call's data (wx.cloud.callFunction).
 //
-// Sources of the shapes (checked 2026-11; the payloads in ../testdata/events are built from
-// them, see its README): SCF's timer, API Gateway and Function URL trigger event docs
-// (cloud.tencent.com/document/product/583), CloudBase's HTTP access and cloud function docs,
-// and wx-server-sdk, whose tests model a CloudBase timer invocation with TRIGGER_SRC=timer
-// and WX_CONTEXT_KEYS=WX_API_TOKEN.
+// Sources of the shapes (checked 2026-11; ../testdata/events/README.md lists them per payload):
+// SCF's trigger event summary (cloud.tencent.com/document/product/583/31927: timer, API
+// Gateway), the Function URL overview (583/96099), API Gateway's Base64 passing (628/51799),
+// CloudBase's HTTP access integration request (876/41776), and for CloudBase timers
+// wx-server-sdk's tests and @cloudbase/node-sdk, which read TRIGGER_SRC=timer from the
+// invocation context.
 package events
 
 import (

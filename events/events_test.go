@@ -63,6 +63,11 @@ func TestDecodeFiles(t *testing.T) {
 				t.Error("isBase64Encoded not decoded")
 			}
 		}},
+		{"apigw-multipart-base64.json", noContext, KindAPIGateway, func(t *testing.T, ev *callData) {
+			if !bool(ev.IsBase64Encoded) || !strings.HasPrefix(ev.Headers.Get("Content-Type"), "multipart/form-data; boundary=") {
+				t.Errorf("isBase64Encoded %v, content type %q", ev.IsBase64Encoded, ev.Headers.Get("Content-Type"))
+			}
+		}},
 		{"apigw-querystring-variants.json", noContext, KindAPIGateway, func(t *testing.T, ev *callData) {
 			want := Values{"verbose": {""}, "lang": {"zh_CN"}, "tag": {"a", "b"}, "page": {"2"}}
 			if !reflect.DeepEqual(ev.QueryString, want) {

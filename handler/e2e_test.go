@@ -41,9 +41,10 @@ const (
 )
 
 type envConfig struct {
-	secret    string // the secret the function uses (the emulator accepts DefaultSecret)
-	rateLimit int
-	now       func() time.Time
+	secret       string // the secret the function uses (the emulator accepts DefaultSecret)
+	rateLimit    int
+	now          func() time.Time
+	cloudHosting bool
 }
 
 // testEnv is the whole function over loopback: the emulator, the real wechat client and
@@ -110,7 +111,7 @@ func newEnv(t *testing.T, mods ...func(*envConfig)) *testEnv {
 	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
 	e.h, err = handler.New(handler.Options{
 		Service: svc, Refresher: mgr, APIKeys: []string{"other-key", apiKey}, AdminKeys: []string{adminKey},
-		RateLimitPerMinute: cfg.rateLimit, Logger: logger, Now: cfg.now, Version: "test",
+		RateLimitPerMinute: cfg.rateLimit, Logger: logger, Now: cfg.now, Version: "test", CloudHosting: cfg.cloudHosting,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,12 @@ type Options struct {
 	AdminKeys []string
 	// AuthDisabled turns key checks off: the sandbox only.
 	AuthDisabled bool
+	// CloudHosting says the handler runs behind WeChat Cloud Hosting (云托管), whose gateway
+	// sets X-WX-SOURCE and X-WX-OPENID (or X-WX-FROM-OPENID, for a Mini Program sharing the
+	// environment) on wx.cloud.callContainer requests. Only then is such a request to
+	// POST /v1/idcard taken as that Mini Program user's, like a cloud call: no API key, rate
+	// limited per openid. Anywhere else a client could forge the headers, so they are ignored.
+	CloudHosting bool
 	// RateLimitPerMinute is each caller's budget per minute, enforced per instance (an
 	// in-memory token bucket) when Limiter is nil; 0 = off. Give it or Limiter, not both.
 	RateLimitPerMinute int
@@ -86,6 +92,7 @@ type Handler struct {
 	apiKeys      keySet
 	adminKeys    keySet
 	authDisabled bool
+	cloudHosting bool
 	limiter      ratelimit.Limiter // nil: off
 	maxImage     int64
 	jsonOpts     jsonv2.Options // decodes request JSON (jsonOptions)
@@ -118,6 +125,7 @@ func New(o Options) (*Handler, error) {
 		apiKeys:      newKeySet(o.APIKeys),
 		adminKeys:    newKeySet(o.AdminKeys),
 		authDisabled: o.AuthDisabled,
+		cloudHosting: o.CloudHosting,
 		limiter:      o.Limiter,
 		maxImage:     o.MaxImageBytes,
 		log:          o.Logger,
@@ -274,6 +282,33 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, ri *reqInfo,
 	return false
 }
 
+// kindCloudHosting is the log's event kind of a wx.cloud.callContainer request.
+const kindCloudHosting events.Kind = "cloudhosting"
+
+// cloudHostingCaller takes the caller from Cloud Hosting's headers when the deployment runs
+// behind it (Options.CloudHosting) and the request came through wx.cloud.callContainer: the
+// platform's docs say to check that X-WX-SOURCE is present, and the user is X-WX-OPENID, or
+// X-WX-FROM-OPENID when another Mini Program shares the environment. Source:
+// developers.weixin.qq.com/miniprogram/dev/wxcloudrun/src/development/weixin/ (容器内变量信息).
+func (h *Handler) cloudHostingCaller(r *http.Request, ri *reqInfo) bool {
+	if !h.cloudHosting || r.Header.Get("X-WX-SOURCE") == "" {
+		return false
+	}
+	openID := r.Header.Get("X-WX-OPENID")
+	if openID == "" {
+		openID = r.Header.Get("X-WX-FROM-OPENID")
+	}
+	if openID == "" {
+		return false // e.g. an official-account page not logged in: no user, so a key is needed
+	}
+	ri.openID = openID
+	ri.kind = kindCloudHosting
+	if ip := strings.TrimSpace(r.Header.Get("X-Original-Forwarded-For")); ip != "" {
+		ri.clientIP = ip
+	}
+	return true
+}
+
 // callerKey is who a rate limit applies to: the Mini Program user, else the API key, else
 // the client address.
 func callerKey(ri *reqInfo) string {
@@ -318,7 +353,7 @@ func ceilSeconds(d time.Duration) int64 {
 }
 
 func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
-	if !h.authorize(w, r, ri, h.apiKeys, "api") {
+	if !h.cloudHostingCaller(r, ri) && !h.authorize(w, r, ri, h.apiKeys, "api") {
 		return
 	}
 	if wait, err := h.rateLimit(r.Context(), ri); err != nil {
