@@ -36,17 +36,43 @@ func cmdServe(args []string, env Env) int {
 		fmt.Fprintf(env.Stderr, "serve: %v\n", err)
 		return 1
 	}
-	srv := &http.Server{
-		Handler:           in.Handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       60 * time.Second,
-	}
+	srv := newServer(in.Handler, in.Config.RequestTimeout)
+	ln = newLimitListener(ln, in.Config.MaxConnections)
 	if in.Sandbox != nil {
 		printSandboxBanner(env, ln.Addr().String(), in.Sandbox)
 	} else {
 		in.Logger.Info("serving", "addr", ln.Addr().String(), "version", Version)
 	}
 	return serveUntilSignal(srv, ln, env)
+}
+
+// Slack on top of the request deadline. The handler answers TIMEOUT at the deadline; the
+// connection's read deadline comes a little later, because net/http cancels the request's
+// context when a read fails, and a TIMEOUT must not turn into CLIENT_CLOSED. The write
+// deadline leaves time to send the answer.
+const (
+	readSlack  = time.Second
+	writeSlack = 5 * time.Second
+)
+
+// newServer bounds every phase of a request, so that a client sending slowly (headers, body)
+// or reading slowly holds its connection for a bounded time: headers within
+// ReadHeaderTimeout, the body by the request deadline (set per request below, from when the
+// handler starts), the answer by WriteTimeout. Idle keep-alive connections go after
+// IdleTimeout.
+func newServer(h http.Handler, requestTimeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Per request, not Server.ReadTimeout: that one counts from the first header
+			// byte, so slow headers would eat the body's time.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(requestTimeout + readSlack))
+			h.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      requestTimeout + readSlack + writeSlack,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+	}
 }
 
 func printSandboxBanner(env Env, addr string, sb *Sandbox) {

@@ -29,6 +29,8 @@ const (
 	UpstreamUnavailable Code = "UPSTREAM_UNAVAILABLE"
 	Timeout             Code = "TIMEOUT"
 	Internal            Code = "INTERNAL"
+	// ClientClosed is logged, never seen: the caller went away before the answer (nginx's 499).
+	ClientClosed Code = "CLIENT_CLOSED"
 )
 
 // statuses is the one table of HTTP statuses per code.
@@ -48,6 +50,7 @@ var statuses = map[Code]int{
 	UpstreamUnavailable: 503,
 	Timeout:             504,
 	Internal:            500,
+	ClientClosed:        499,
 }
 
 // retryable lists the codes a caller may retry unchanged.
@@ -62,7 +65,7 @@ var retryable = map[Code]bool{
 func Codes() []Code {
 	return []Code{InvalidRequest, NotFound, MethodNotAllowed, Unauthorized, ImageURLRejected, ImageTooLarge,
 		ImageUnreadable, ImageFetchFailed, NoCardFound, RateLimited,
-		QuotaExhausted, UpstreamAuth, UpstreamUnavailable, Timeout, Internal}
+		QuotaExhausted, UpstreamAuth, UpstreamUnavailable, Timeout, Internal, ClientClosed}
 }
 
 // Status is the HTTP status for a code; unknown codes map to 500.
@@ -125,7 +128,8 @@ func Wrap(code Code, err error, format string, args ...any) *Error {
 	return e
 }
 
-// AsError returns err as an *Error: a deadline becomes TIMEOUT, anything else INTERNAL.
+// AsError returns err as an *Error: a deadline becomes TIMEOUT, a cancellation CLIENT_CLOSED,
+// anything else INTERNAL.
 func AsError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
@@ -133,6 +137,9 @@ func AsError(err error) *Error {
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		return Wrap(Timeout, err, "the request ran out of time")
+	}
+	if errors.Is(err, context.Canceled) {
+		return Wrap(ClientClosed, err, "the client closed the request before the answer")
 	}
 	return Wrap(Internal, err, "internal error")
 }

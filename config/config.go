@@ -65,6 +65,8 @@ type Config struct {
 	ImageURLTrustedHosts []string // IMAGE_URL_TRUSTED_HOSTS
 
 	UpstreamTimeout    time.Duration // UPSTREAM_TIMEOUT
+	RequestTimeout     time.Duration // REQUEST_TIMEOUT
+	MaxConnections     int           // MAX_CONNECTIONS
 	RateLimitPerMinute int           // RATE_LIMIT_PER_MINUTE, 0 = off
 	RateLimitKeyPrefix string        // RATE_LIMIT_KEY_PREFIX
 	LogLevel           slog.Level    // LOG_LEVEL
@@ -116,6 +118,8 @@ var vars = []Var{
 	{"IMAGE_URL_ALLOW_HOSTS", "", "comma-separated hosts imageUrl may point at (host, host:port or *.domain); empty: any public https host", false},
 	{"IMAGE_URL_TRUSTED_HOSTS", "", "comma-separated hosts for which plain http and private addresses are allowed in imageUrl", false},
 	{"UPSTREAM_TIMEOUT", "10s", "timeout of one call to WeChat (Go duration or seconds)", false},
+	{"REQUEST_TIMEOUT", "10s", "deadline of one whole request (body upload, every WeChat call and retry), answered TIMEOUT when it passes; keep it below the platform's function timeout (an invocation also stops 1 s before SCF's own deadline)", false},
+	{"MAX_CONNECTIONS", "256", "serve: most client connections held at once; more wait in the kernel's accept queue", false},
 	{"RATE_LIMIT_PER_MINUTE", "30", "requests per minute per caller (openid, API key or client IP); shared by all instances through TOKEN_STORE when it is redis:// or rediss://, else per instance (also while Redis is down); 0 turns the limit off", false},
 	{"RATE_LIMIT_KEY_PREFIX", "idcard-ocr:rl:", "key prefix of the rate-limit counters in Redis (a digest of the caller is appended, never the caller itself)", false},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false},
@@ -223,6 +227,8 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.ImageURLTrustedHosts = p.hosts("IMAGE_URL_TRUSTED_HOSTS")
 
 	c.UpstreamTimeout = p.duration("UPSTREAM_TIMEOUT", 100*time.Millisecond, 15*time.Minute)
+	c.RequestTimeout = p.duration("REQUEST_TIMEOUT", 100*time.Millisecond, 15*time.Minute)
+	c.MaxConnections = p.intRange("MAX_CONNECTIONS", 1, 1_000_000)
 	c.RateLimitPerMinute = p.rateLimit()
 	c.RateLimitKeyPrefix = p.keyPrefix("RATE_LIMIT_KEY_PREFIX")
 	c.LogLevel = p.logLevel()
@@ -417,6 +423,17 @@ func (p *parser) duration(name string, lo, hi time.Duration) time.Duration {
 	return d
 }
 
+// intRange reads an integer in [min, max].
+func (p *parser) intRange(name string, min, max int) int {
+	raw := p.get(name)
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < min || n > max {
+		p.fail(name, "must be an integer between %d and %d, got %q", min, max, raw)
+		return 0
+	}
+	return n
+}
+
 func (p *parser) maxImageBytes() int64 {
 	const name = "MAX_IMAGE_BYTES"
 	raw := p.get(name)
@@ -557,6 +574,8 @@ func (c *Config) Redacted() map[string]string {
 		"IMAGE_URL_ALLOW_HOSTS":       strings.Join(c.ImageURLAllowHosts, ","),
 		"IMAGE_URL_TRUSTED_HOSTS":     strings.Join(c.ImageURLTrustedHosts, ","),
 		"UPSTREAM_TIMEOUT":            c.UpstreamTimeout.String(),
+		"REQUEST_TIMEOUT":             c.RequestTimeout.String(),
+		"MAX_CONNECTIONS":             strconv.Itoa(c.MaxConnections),
 		"RATE_LIMIT_PER_MINUTE":       strconv.Itoa(c.RateLimitPerMinute),
 		"RATE_LIMIT_KEY_PREFIX":       c.RateLimitKeyPrefix,
 		"LOG_LEVEL":                   strings.ToLower(c.LogLevel.String()),

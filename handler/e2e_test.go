@@ -45,6 +45,8 @@ type envConfig struct {
 	rateLimit    int
 	now          func() time.Time
 	cloudHosting bool
+	// requestTimeout is handler.Options.RequestTimeout (0: the default).
+	requestTimeout time.Duration
 }
 
 // testEnv is the whole function over loopback: the emulator, the real wechat client and
@@ -112,6 +114,7 @@ func newEnv(t *testing.T, mods ...func(*envConfig)) *testEnv {
 	e.h, err = handler.New(handler.Options{
 		Service: svc, Refresher: mgr, APIKeys: []string{"other-key", apiKey}, AdminKeys: []string{adminKey},
 		RateLimitPerMinute: cfg.rateLimit, Logger: logger, Now: cfg.now, Version: "test", CloudHosting: cfg.cloudHosting,
+		RequestTimeout: cfg.requestTimeout,
 	})
 	if err != nil {
 		t.Fatal(err)

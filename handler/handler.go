@@ -82,6 +82,10 @@ type Options struct {
 	Now func() time.Time
 	// Version is reported by /healthz.
 	Version string
+	// RequestTimeout is the one deadline of a request, shared by all its upstream calls and
+	// retries (default DefaultRequestTimeout); Invoke also stops a margin before the
+	// platform's deadline.
+	RequestTimeout time.Duration
 }
 
 // Handler serves the HTTP API and SCF events.
@@ -99,6 +103,8 @@ type Handler struct {
 	log          *slog.Logger
 	now          func() time.Time
 	version      string
+
+	requestTimeout time.Duration
 }
 
 // New checks the options and builds a Handler.
@@ -114,6 +120,9 @@ func New(o Options) (*Handler, error) {
 	}
 	if o.MaxImageBytes < 0 {
 		return nil, fmt.Errorf("handler: MaxImageBytes must be >= 0, got %d", o.MaxImageBytes)
+	}
+	if o.RequestTimeout < 0 {
+		return nil, fmt.Errorf("handler: RequestTimeout must be >= 0, got %s", o.RequestTimeout)
 	}
 	if o.RefreshLead < 0 {
 		return nil, fmt.Errorf("handler: RefreshLead must be >= 0, got %s", o.RefreshLead)
@@ -131,6 +140,11 @@ func New(o Options) (*Handler, error) {
 		log:          o.Logger,
 		now:          o.Now,
 		version:      o.Version,
+
+		requestTimeout: o.RequestTimeout,
+	}
+	if h.requestTimeout == 0 {
+		h.requestTimeout = DefaultRequestTimeout
 	}
 	if h.lead == 0 {
 		h.lead = 30 * time.Minute
@@ -168,6 +182,12 @@ type reqInfo struct {
 	status   int
 	code     string
 	err      error
+
+	// closeOnError: an HTTP request with a body that an error answer may leave unread. The
+	// connection is closed after such an answer, so that net/http does not read (up to
+	// 256 KB of) a body the function has refused, at whatever pace its sender chooses.
+	// Legitimate clients pay one reconnection after an error.
+	closeOnError bool
 }
 
 // kindHTTP is the log's event kind of a request to ServeHTTP that did not come through Invoke.
@@ -191,8 +211,11 @@ func newRequestID() string {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := infoFrom(r.Context())
 	if ri == nil {
-		ri = &reqInfo{id: newRequestID(), kind: kindHTTP, clientIP: remoteHost(r.RemoteAddr), start: h.now()}
-		r = r.WithContext(context.WithValue(r.Context(), ctxKey{}, ri))
+		ri = &reqInfo{id: newRequestID(), kind: kindHTTP, clientIP: remoteHost(r.RemoteAddr), start: h.now(),
+			closeOnError: r.ContentLength != 0}
+		ctx, cancel := h.withDeadline(r.Context())
+		defer cancel()
+		r = r.WithContext(context.WithValue(ctx, ctxKey{}, ri))
 		defer h.logRequest(ri)
 	}
 	w.Header().Set("X-Request-Id", ri.id)
@@ -363,7 +386,8 @@ func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInf
 	}
 	req, err := h.parseHTTPRequest(r)
 	if err != nil {
-		h.writeError(w, ri, err)
+		// A body that stops arriving fails as a read error once the deadline has passed.
+		h.writeError(w, ri, ctxError(r.Context(), err))
 		return
 	}
 	res, err := h.recognize(r.Context(), ri, req)
@@ -382,7 +406,7 @@ func (h *Handler) recognize(ctx context.Context, ri *reqInfo, req ocr.Request) (
 	}
 	res, err := h.svc.Recognize(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, ctxError(ctx, err)
 	}
 	if res == nil {
 		return nil, apperr.Errorf(apperr.Internal, "internal error")
@@ -505,6 +529,13 @@ func (h *Handler) writeJSON(w http.ResponseWriter, ri *reqInfo, status int, v an
 		ri.code = string(apperr.Internal)
 	}
 	ri.status = status
+	if status >= 400 && ri.closeOnError {
+		// Close instead of reading what is left of the body: Connection: close stops
+		// net/http's drain before the answer, the past read deadline its read of up to
+		// 256 KB after it. (Answers through Invoke have no connection; the call fails.)
+		w.Header().Set("Connection", "close")
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now())
+	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)

@@ -79,6 +79,8 @@ func (h *Handler) Invoke(ctx context.Context, event json.RawMessage) (out json.R
 		}
 		return h.callError(ri, ae)
 	}
+	ctx, cancel := h.withDeadline(ctx)
+	defer cancel()
 	ctx = context.WithValue(ctx, ctxKey{}, ri)
 	defer func() {
 		if p := recover(); p != nil {

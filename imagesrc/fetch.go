@@ -208,7 +208,7 @@ func (f *Fetcher) classify(parent, fctx context.Context, err error) error {
 		if errors.Is(perr, context.DeadlineExceeded) {
 			return apperr.Wrap(apperr.Timeout, err, "the request ran out of time while downloading the image")
 		}
-		return apperr.Wrap(apperr.ImageFetchFailed, err, "image download was cancelled")
+		return apperr.Wrap(apperr.ClientClosed, err, "the client closed the request during the image download")
 	}
 	var ne net.Error
 	if errors.Is(context.Cause(fctx), errFetchTimeout) || errors.As(err, &ne) && ne.Timeout() {

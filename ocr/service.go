@@ -415,7 +415,8 @@ func mapError(ctx context.Context, err error) error {
 		return apperr.Wrap(apperr.Timeout, err, "WeChat did not answer in time")
 	}
 	if errors.Is(err, context.Canceled) {
-		return apperr.Wrap(apperr.Timeout, err, "the request was cancelled")
+		// The caller went away; WeChat is not to blame.
+		return apperr.Wrap(apperr.ClientClosed, err, "the client closed the request before the answer")
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -668,11 +668,17 @@ func (m *Manager) storeOp(ctx context.Context, op string, f func(context.Context
 	c, cancel := context.WithTimeout(ctx, m.storeTimeout)
 	defer cancel()
 	err := f(c)
-	if err == nil || errors.Is(err, ErrNotFound) {
+	switch {
+	case err == nil || errors.Is(err, ErrNotFound):
 		m.br.Success()
 		return err
+	case ctx.Err() != nil:
+		// The caller gave up (a client that hung up, its own deadline): that says nothing
+		// about the store, so the breaker neither counts it nor waits for it.
+		m.br.Cancel()
+	default:
+		m.br.Failure(err)
 	}
-	m.br.Failure(err)
 	return &storeError{op: op, err: err}
 }
 

@@ -580,3 +580,25 @@ func TestFetchFailureServesTokenInsideMarginUntilExpiry(t *testing.T) {
 		t.Fatal("served an expired token")
 	}
 }
+
+// A caller that gives up (a client hanging up cancels the request context) while a store
+// operation runs says nothing about the store: the breaker must not open on it.
+func TestCallerCancelDoesNotOpenTheStoreBreaker(t *testing.T) {
+	m := newTestManager(t, newFakeFetcher(time.Now), WithBreaker(1, time.Minute))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 3 {
+		err := m.storeOp(ctx, "get", func(c context.Context) error { <-c.Done(); return c.Err() })
+		if err == nil {
+			t.Fatal("no error from a cancelled operation")
+		}
+	}
+	if m.br.IsOpen() {
+		t.Error("cancelled callers opened the store breaker")
+	}
+	// A real failure still does.
+	_ = m.storeOp(context.Background(), "get", func(context.Context) error { return errDown })
+	if !m.br.IsOpen() {
+		t.Error("a store failure did not open the breaker")
+	}
+}
