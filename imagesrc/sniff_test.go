@@ -20,7 +20,7 @@ import (
 )
 
 func testImage() image.Image {
-	img := image.NewRGBA(image.Rect(0, 0, 8, 8))
+	img := image.NewRGBA(image.Rect(0, 0, 32, 24)) // MinSide is 20
 	img.Set(1, 1, color.RGBA{200, 10, 10, 255})
 	return img
 }
@@ -34,8 +34,9 @@ func encoded(t testing.TB, enc func(io.Writer, image.Image) error) []byte {
 	return buf.Bytes()
 }
 
-// webpHeader is the start of a lossless WebP file (RIFF, size, WEBP, VP8L chunk).
-var webpHeader = []byte("RIFF\x24\x00\x00\x00WEBPVP8L\x18\x00\x00\x00\x2f\x07\xc0\x01\x10")
+// webpHeader is a lossless WebP file's header declaring 32×24 (RIFF, size, WEBP, VP8L chunk,
+// signature, 14-bit width-1 and height-1): all that Sniff and Check read of it.
+var webpHeader = []byte("RIFF\x12\x00\x00\x00WEBPVP8L\x05\x00\x00\x00\x2f\x1f\xc0\x05\x00\x00")
 
 func TestSniffRealImages(t *testing.T) {
 	tests := []struct {

@@ -1,6 +1,7 @@
 package ocr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -157,6 +158,11 @@ func TestLocalChecksSpendNoQuota(t *testing.T) {
 	}{
 		{Image{Bytes: []byte{}}, apperr.ImageUnreadable},
 		{Image{Bytes: []byte("GIF89a not supported")}, apperr.ImageUnreadable},
+		// Lookalikes (issue 11): a PNG signature or JPEG magic followed by junk, and a real
+		// PNG cut short before its end.
+		{Image{Bytes: append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte("junk"), 100)...)}, apperr.ImageUnreadable},
+		{Image{Bytes: append([]byte{0xFF, 0xD8, 0xFF}, bytes.Repeat([]byte("junk"), 100)...)}, apperr.ImageUnreadable},
+		{Image{Bytes: png[:len(png)-12]}, apperr.ImageUnreadable},
 		{Image{Bytes: make([]byte, 3<<20)}, apperr.ImageTooLarge},
 		{Image{Bytes: []byte("hello")}, apperr.ImageUnreadable},
 		{Image{FileID: " \t"}, apperr.InvalidRequest},
