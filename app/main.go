@@ -117,17 +117,18 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 		return nil, fmt.Errorf("rate limiter: %w", err)
 	}
 	if m.Handler, err = handler.New(handler.Options{
-		Service:        m.Service,
-		Refresher:      tokens,
-		RefreshLead:    cfg.TokenRefreshLead,
-		APIKeys:        cfg.APIKeys,
-		AdminKeys:      cfg.AdminKeys,
-		AuthDisabled:   authDisabled,
-		Limiter:        m.limiter,
-		MaxImageBytes:  cfg.MaxImageBytes,
-		RequestTimeout: cfg.RequestTimeout,
-		Logger:         logger,
-		Version:        Version,
+		Service:          m.Service,
+		Refresher:        tokens,
+		RefreshLead:      cfg.TokenRefreshLead,
+		APIKeys:          cfg.APIKeys,
+		AdminKeys:        cfg.AdminKeys,
+		AuthDisabled:     authDisabled,
+		Limiter:          m.limiter,
+		MaxImageBytes:    cfg.MaxImageBytes,
+		RequestTimeout:   cfg.RequestTimeout,
+		MaxInflightBytes: cfg.MaxInflightBytes,
+		Logger:           logger,
+		Version:          Version,
 	}); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("handler: %w", err)

@@ -27,6 +27,7 @@ const (
 	QuotaExhausted      Code = "QUOTA_EXHAUSTED"
 	UpstreamAuth        Code = "UPSTREAM_AUTH"
 	UpstreamUnavailable Code = "UPSTREAM_UNAVAILABLE"
+	Overloaded          Code = "OVERLOADED"
 	Timeout             Code = "TIMEOUT"
 	Internal            Code = "INTERNAL"
 	// ClientClosed is logged, never seen: the caller went away before the answer (nginx's 499).
@@ -48,6 +49,7 @@ var statuses = map[Code]int{
 	QuotaExhausted:      429,
 	UpstreamAuth:        502,
 	UpstreamUnavailable: 503,
+	Overloaded:          503,
 	Timeout:             504,
 	Internal:            500,
 	ClientClosed:        499,
@@ -57,6 +59,7 @@ var statuses = map[Code]int{
 var retryable = map[Code]bool{
 	RateLimited:         true,
 	UpstreamUnavailable: true,
+	Overloaded:          true,
 	Timeout:             true,
 	ImageFetchFailed:    true,
 }
@@ -65,7 +68,7 @@ var retryable = map[Code]bool{
 func Codes() []Code {
 	return []Code{InvalidRequest, NotFound, MethodNotAllowed, Unauthorized, ImageURLRejected, ImageTooLarge,
 		ImageUnreadable, ImageFetchFailed, NoCardFound, RateLimited,
-		QuotaExhausted, UpstreamAuth, UpstreamUnavailable, Timeout, Internal, ClientClosed}
+		QuotaExhausted, UpstreamAuth, UpstreamUnavailable, Overloaded, Timeout, Internal, ClientClosed}
 }
 
 // Status is the HTTP status for a code; unknown codes map to 500.

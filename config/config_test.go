@@ -39,6 +39,7 @@ func TestDefaults(t *testing.T) {
 		UpstreamTimeout:    10 * time.Second,
 		RequestTimeout:     10 * time.Second,
 		MaxConnections:     256,
+		MaxInflightBytes:   16 << 20,
 		RateLimitPerMinute: 30,
 		RateLimitKeyPrefix: "idcard-ocr:rl:",
 		LogLevel:           slog.LevelInfo,
@@ -73,6 +74,9 @@ func TestVarsDefaultsMatchPrint(t *testing.T) {
 		case "TOKEN_EXPIRY_MARGIN", "TOKEN_REFRESH_LEAD", "UPSTREAM_TIMEOUT", "REQUEST_TIMEOUT":
 			d, _ := parseDuration(want)
 			want = d.String() // printed in Go's canonical spelling: "5m" → "5m0s"
+		}
+		if v.Name == "MAX_INFLIGHT_BYTES" {
+			want = "16777216" // auto, resolved: a quarter of 64 MiB
 		}
 		if v.Name == "TOKEN_SOURCE" {
 			want = "none"
@@ -218,6 +222,9 @@ func TestValidationErrors(t *testing.T) {
 		{[]string{"UPSTREAM_TIMEOUT", "ten"}, `UPSTREAM_TIMEOUT: must be a duration like "10s" or a number of seconds, got "ten"`},
 		{[]string{"REQUEST_TIMEOUT", "0"}, `REQUEST_TIMEOUT: must be between 100ms and 15m0s, got "0"`},
 		{[]string{"MAX_CONNECTIONS", "0"}, `MAX_CONNECTIONS: must be an integer between 1 and 1000000, got "0"`},
+		{[]string{"MAX_INFLIGHT_BYTES", "lots"}, `MAX_INFLIGHT_BYTES: must be auto or a number of bytes (0 for no bound), got "lots"`},
+		{[]string{"GOMEMLIMIT", "big"}, `MAX_INFLIGHT_BYTES: is auto, but GOMEMLIMIT "big" is not a size like 64MiB`},
+		{[]string{"GOMEMLIMIT", "100MiB", "MAX_INFLIGHT_BYTES", "lots"}, `MAX_INFLIGHT_BYTES: must be auto or a number of bytes (0 for no bound), got "lots"`},
 		{[]string{"MAX_CONNECTIONS", "many"}, `MAX_CONNECTIONS: must be an integer between 1 and 1000000, got "many"`},
 		{[]string{"RATE_LIMIT_PER_MINUTE", "-1"}, `RATE_LIMIT_PER_MINUTE: must be an integer from 0 (off) to 1000000, got "-1"`},
 		{[]string{"RATE_LIMIT_PER_MINUTE", "1.5"}, `RATE_LIMIT_PER_MINUTE: must be an integer from 0 (off) to 1000000, got "1.5"`},
@@ -381,7 +388,7 @@ func TestVarsListed(t *testing.T) {
 	want := []string{"WX_APPID", "WX_APPSECRET", "WX_API_BASE", "WX_CLOUD_ENV", "API_KEYS", "ADMIN_API_KEYS",
 		"TOKEN_SOURCE", "TOKEN_STORE", "TOKEN_KEY_PREFIX", "TOKEN_EXPIRY_MARGIN", "TOKEN_REFRESH_LEAD",
 		"CLOUDBASE_ACCESS_TOKEN_FILE", "WX_CLOUDBASE_ACCESSTOKEN", "MAX_IMAGE_BYTES", "IMAGE_URL_ALLOW_HOSTS",
-		"IMAGE_URL_TRUSTED_HOSTS", "UPSTREAM_TIMEOUT", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_KEY_PREFIX", "LOG_LEVEL",
+		"IMAGE_URL_TRUSTED_HOSTS", "UPSTREAM_TIMEOUT", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "GOMEMLIMIT", "MAX_INFLIGHT_BYTES", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_KEY_PREFIX", "LOG_LEVEL",
 		"OCR_PROVIDER", "OCR_TENCENT_REGION", "OCR_TENCENT_ENDPOINT",
 		"TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN", "CLOUD_HOSTING"}
 	var got, secrets []string

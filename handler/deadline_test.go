@@ -89,6 +89,43 @@ func provokeClientClosed(t *testing.T) {
 	codesMu.Unlock()
 }
 
+// provokeOverloaded: with 1 MiB of bodies in flight allowed, a second 700 KB request while the
+// first is still being served is refused, retryably, before its body is read.
+func provokeOverloaded(t *testing.T) {
+	e := newEnv(t, func(c *envConfig) { c.maxInflight = 1 << 20 })
+	e.fault(t, emulator.Fault{Endpoint: emulator.PathOCRIDCard, Delay: time.Minute})
+	body := `{"fileId":"` + fileFront + `","pad":"` + strings.Repeat("x", 700<<10) + `"}`
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+"/v1/idcard", strings.NewReader(body))
+	first.Header.Set("Authorization", "Bearer "+apiKey)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := e.srv.Client().Do(first); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	waitFor(t, func() bool { return e.ocrCalls() > 0 }) // the first holds its bytes
+	resp, r := e.postJSON(t, body)
+	sawCode(t, r, "OVERLOADED")
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !r.Error.Retryable {
+		t.Errorf("status %d Retry-After %q retryable %v", resp.StatusCode, resp.Header.Get("Retry-After"), r.Error.Retryable)
+	}
+	// A small request still fits beside the first.
+	e.emu.ClearFaults()
+	if _, r := e.postJSON(t, `{"fileId":"`+fileFront+`"}`); !r.OK {
+		t.Errorf("a small request was refused: %+v", r.Error)
+	}
+	cancel()
+	<-done
+	waitFor(t, func() bool { return strings.Contains(e.logs.String(), `"outcome":"CLIENT_CLOSED"`) })
+	// Its bytes are given back: the large request fits again.
+	if _, r := e.postJSON(t, body); !r.OK {
+		t.Errorf("bytes not released: %+v", r.Error)
+	}
+}
+
 // waitFor polls cond for up to 10 s.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

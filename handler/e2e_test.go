@@ -47,6 +47,7 @@ type envConfig struct {
 	cloudHosting bool
 	// requestTimeout is handler.Options.RequestTimeout (0: the default).
 	requestTimeout time.Duration
+	maxInflight    int64 // handler.Options.MaxInflightBytes
 }
 
 // testEnv is the whole function over loopback: the emulator, the real wechat client and
@@ -114,7 +115,7 @@ func newEnv(t *testing.T, mods ...func(*envConfig)) *testEnv {
 	e.h, err = handler.New(handler.Options{
 		Service: svc, Refresher: mgr, APIKeys: []string{"other-key", apiKey}, AdminKeys: []string{adminKey},
 		RateLimitPerMinute: cfg.rateLimit, Logger: logger, Now: cfg.now, Version: "test", CloudHosting: cfg.cloudHosting,
-		RequestTimeout: cfg.requestTimeout,
+		RequestTimeout: cfg.requestTimeout, MaxInflightBytes: cfg.maxInflight,
 	})
 	if err != nil {
 		t.Fatal(err)

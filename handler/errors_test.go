@@ -194,6 +194,7 @@ func TestErrorCodes(t *testing.T) {
 		}
 	})
 	t.Run("CLIENT_CLOSED", provokeClientClosed)
+	t.Run("OVERLOADED", provokeOverloaded)
 	t.Run("RATE_LIMITED", func(t *testing.T) {
 		now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 		rl := newEnv(t, func(c *envConfig) { c.rateLimit = 2; c.now = func() time.Time { return now } })

@@ -86,6 +86,9 @@ type Options struct {
 	// retries (default DefaultRequestTimeout); Invoke also stops a margin before the
 	// platform's deadline.
 	RequestTimeout time.Duration
+	// MaxInflightBytes bounds the request body bytes that HTTP requests served by ServeHTTP
+	// hold at once; a request over it is answered OVERLOADED. 0 means no bound.
+	MaxInflightBytes int64
 }
 
 // Handler serves the HTTP API and SCF events.
@@ -105,6 +108,7 @@ type Handler struct {
 	version      string
 
 	requestTimeout time.Duration
+	inflight       *inflight // nil: no bound
 }
 
 // New checks the options and builds a Handler.
@@ -120,6 +124,9 @@ func New(o Options) (*Handler, error) {
 	}
 	if o.MaxImageBytes < 0 {
 		return nil, fmt.Errorf("handler: MaxImageBytes must be >= 0, got %d", o.MaxImageBytes)
+	}
+	if o.MaxInflightBytes < 0 {
+		return nil, fmt.Errorf("handler: MaxInflightBytes must be >= 0, got %d", o.MaxInflightBytes)
 	}
 	if o.RequestTimeout < 0 {
 		return nil, fmt.Errorf("handler: RequestTimeout must be >= 0, got %s", o.RequestTimeout)
@@ -142,6 +149,7 @@ func New(o Options) (*Handler, error) {
 		version:      o.Version,
 
 		requestTimeout: o.RequestTimeout,
+		inflight:       newInflight(o.MaxInflightBytes),
 	}
 	if h.requestTimeout == 0 {
 		h.requestTimeout = DefaultRequestTimeout
@@ -383,6 +391,15 @@ func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInf
 		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second), 10))
 		h.writeError(w, ri, err)
 		return
+	}
+	if ri.kind == kindHTTP {
+		// Served over HTTP, bodies arrive concurrently: admit this one only if its bytes fit.
+		release, err := h.inflight.acquire(h.inflight.cost(r, h.maxImage))
+		if err != nil {
+			h.overloaded(w, ri, err)
+			return
+		}
+		defer release()
 	}
 	req, err := h.parseHTTPRequest(r)
 	if err != nil {
