@@ -481,12 +481,12 @@ func parseByteSize(s string) (int64, bool) {
 	return n * mult, true
 }
 
-// intRange reads an integer in [min, max].
-func (p *parser) intRange(name string, min, max int) int {
+// intRange reads an integer in [lo, hi].
+func (p *parser) intRange(name string, lo, hi int) int {
 	raw := p.get(name)
 	n, err := strconv.Atoi(raw)
-	if err != nil || n < min || n > max {
-		p.fail(name, "must be an integer between %d and %d, got %q", min, max, raw)
+	if err != nil || n < lo || n > hi {
+		p.fail(name, "must be an integer between %d and %d, got %q", lo, hi, raw)
 		return 0
 	}
 	return n
