@@ -123,3 +123,17 @@ func TestTencentRequestChecks(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// FuzzParseTC3Auth: any Authorization header either parses into a complete credential (id,
+// scope date and service, signed headers, signature) or is refused; never a panic.
+func FuzzParseTC3Auth(f *testing.F) {
+	f.Add("TC3-HMAC-SHA256 Credential=AKIDx/2026-11-29/ocr/tc3_request, SignedHeaders=content-type;host, Signature=abc")
+	f.Add("TC3-HMAC-SHA256 Credential=/2026/ocr/tc3_request, SignedHeaders=, Signature=")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, h string) {
+		a, ok := parseTC3Auth(h)
+		if ok && (a.secretID == "" || len(a.signedHeaders) == 0 || a.signature == "") {
+			t.Fatalf("accepted an incomplete header: %+v", a)
+		}
+	})
+}
