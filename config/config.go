@@ -13,11 +13,13 @@ import (
 	"net/netip"
 	"net/url"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/wxocr/scf-idcard-ocr/imagesrc"
+	"github.com/wxocr/scf-idcard-ocr/token"
 )
 
 // Limits enforced by FromEnv.
@@ -28,15 +30,6 @@ const (
 	// MinAPIKeyLength is the shortest API key accepted, so that keys cannot be guessed.
 	MinAPIKeyLength = 16
 	maxRateLimit    = 1_000_000
-)
-
-// Token sources, as TOKEN_SOURCE spells them (the same names as the token package's).
-const (
-	SourceStable    = "stable"
-	SourceLegacy    = "legacy"
-	SourceStore     = "store"
-	SourceCloudBase = "cloudbase"
-	SourceNone      = "none"
 )
 
 // Config is the whole configuration. Secret fields (AppSecret, APIKeys, AdminKeys,
@@ -109,7 +102,7 @@ var vars = []Var{
 	{"WX_CLOUD_ENV", "", "CloudBase environment id for fileId downloads (default: taken from the fileId)", false},
 	{"API_KEYS", "", "comma-separated API keys accepted as 'Authorization: Bearer <key>' (each at least 16 characters); empty: POST /v1/idcard over HTTP is refused (GET /healthz, cloud calls and timers still work)", true},
 	{"ADMIN_API_KEYS", "", "comma-separated keys for admin endpoints such as POST /v1/token/refresh", true},
-	{"TOKEN_SOURCE", SourceStable, "where the access_token comes from: stable, legacy, store, cloudbase or none", false},
+	{"TOKEN_SOURCE", token.SourceStable, "where the access_token comes from: stable, legacy, store, cloudbase or none", false},
 	{"TOKEN_STORE", "file:///tmp/idcard-ocr/token.json", "shared token store: file:///path, redis://[user:pass@]host:port/db, rediss://..., memory://", false},
 	{"TOKEN_KEY_PREFIX", "idcard-ocr:token:", "key prefix in the token store (the appid is appended)", false},
 	{"TOKEN_EXPIRY_MARGIN", "5m", "a token counts as expired this long before its real expiry (Go duration or seconds)", false},
@@ -185,12 +178,10 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c := &Config{}
 
 	c.TokenSource = strings.ToLower(p.get("TOKEN_SOURCE"))
-	switch c.TokenSource {
-	case SourceStable, SourceLegacy, SourceStore, SourceCloudBase, SourceNone:
-	default:
-		p.fail("TOKEN_SOURCE", "must be one of stable, legacy, store, cloudbase, none, got %q", c.TokenSource)
+	if !slices.Contains(token.Sources(), c.TokenSource) {
+		p.fail("TOKEN_SOURCE", "must be one of %s, got %q", strings.Join(token.Sources(), ", "), c.TokenSource)
 	}
-	needsCredentials := c.TokenSource == SourceStable || c.TokenSource == SourceLegacy
+	needsCredentials := c.TokenSource == token.SourceStable || c.TokenSource == token.SourceLegacy
 
 	c.AppID = p.token("WX_APPID", false)
 	c.AppSecret = p.token("WX_APPSECRET", true)
@@ -330,7 +321,7 @@ func (p *parser) apiBase(source string) string {
 		p.fail(name, "must not contain a user name or password")
 	case u.RawQuery != "" || u.Fragment != "":
 		p.fail(name, "must not have a query or fragment, got %q", raw)
-	case u.Scheme == "http" && source != SourceNone && !isLoopback(u.Hostname()):
+	case u.Scheme == "http" && source != token.SourceNone && !isLoopback(u.Hostname()):
 		// Over plain http the access_token in the query string would travel in clear.
 		p.fail(name, "http is only allowed with TOKEN_SOURCE=none or a loopback host, got %q", raw)
 	}

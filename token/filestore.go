@@ -34,6 +34,8 @@ type forceRecord struct {
 	Count int       `json:"count"`
 }
 
+var _ Store = (*FileStore)(nil)
+
 // NewFileStore returns a store kept in the file at path; its directory is created (0700)
 // on first write.
 func NewFileStore(path string) (*FileStore, error) {

@@ -189,9 +189,9 @@ func NewManager(key string, f Fetcher, opts ...ManagerOption) (*Manager, error) 
 		brNow:        time.Now,
 	}
 	if f == nil {
-		m.source = "store"
+		m.source = SourceStore
 	} else {
-		m.source = "stable"
+		m.source = SourceStable
 	}
 	for _, o := range opts {
 		o(m)
@@ -573,62 +573,94 @@ func (m *Manager) Refresh(ctx context.Context, lead time.Duration) (RefreshRepor
 }
 
 func (m *Manager) refresh(ctx context.Context, lead time.Duration) (RefreshReport, error) {
-	rep := RefreshReport{Source: m.source}
-	fresh := func(t Token) bool { return t.Value != "" && m.now().Add(lead).Before(t.ExpiresAt) }
 	if m.fetcher == nil {
-		t, err := m.Token(ctx)
-		if err != nil {
+		return m.refreshReadOnly(ctx)
+	}
+	fresh := func(t Token) bool { return t.Value != "" && m.now().Add(lead).Before(t.ExpiresAt) }
+	if m.br.Allow() {
+		if rep, done, err := m.refreshShared(ctx, fresh); done {
 			return rep, err
 		}
-		rep.ExpiresAt = t.ExpiresAt
-		return rep, nil
 	}
-	if m.br.Allow() {
-		t, err := m.storeGet(ctx)
-		if err == nil && m.usable(t, m.now()) && fresh(t) {
-			m.adopt(t, false)
-			rep.ExpiresAt = t.ExpiresAt
-			return rep, nil
-		}
-		var se *storeError
-		if !errors.As(err, &se) {
-			unlock, ok, err := m.storeLock(ctx)
-			if err == nil && !ok {
-				// Another instance is refreshing right now: report what it stores.
-				t, found, err := m.waitStore(ctx, m.waitBound)
-				if err == nil && found {
-					m.adopt(t, false)
-					rep.ExpiresAt = t.ExpiresAt
-					return rep, nil
-				}
-			}
-			if err == nil && ok {
-				defer m.storeUnlock(ctx, unlock)
-				if t, err := m.storeGet(ctx); err == nil && m.usable(t, m.now()) && fresh(t) {
-					m.adopt(t, false)
-					rep.ExpiresAt = t.ExpiresAt
-					return rep, nil
-				}
-				t, err := m.fetchAndPut(ctx)
-				if err != nil {
-					return rep, err
-				}
-				rep.Refreshed, rep.ExpiresAt = true, t.ExpiresAt
-				return rep, nil
-			}
-		}
+	return m.refreshLocal(ctx, fresh)
+}
+
+// refreshReadOnly reports the stored token: a read-only instance never fetches.
+func (m *Manager) refreshReadOnly(ctx context.Context) (RefreshReport, error) {
+	t, err := m.Token(ctx)
+	if err != nil {
+		return RefreshReport{Source: m.source}, err
 	}
+	return m.report(t, false), nil
+}
+
+// refreshShared refreshes through the store: a fresh stored token is reported as it is;
+// otherwise the lock holder fetches and stores, and an instance that did not get the lock
+// reports what the holder stores. done is false when the store could not settle it (it
+// failed, or the holder stored nothing in time); the caller then refreshes on its own.
+func (m *Manager) refreshShared(ctx context.Context, fresh func(Token) bool) (rep RefreshReport, done bool, err error) {
+	t, ok, err := m.freshStored(ctx, fresh)
+	if err != nil {
+		return RefreshReport{}, false, nil
+	}
+	if ok {
+		return m.report(m.adopt(t, false), false), true, nil
+	}
+	unlock, locked, err := m.storeLock(ctx)
+	if err != nil {
+		return RefreshReport{}, false, nil
+	}
+	if !locked {
+		// Another instance is refreshing right now: report what it stores.
+		t, found, err := m.waitStore(ctx, m.waitBound)
+		if err != nil || !found {
+			return RefreshReport{}, false, nil
+		}
+		return m.report(m.adopt(t, false), false), true, nil
+	}
+	defer m.storeUnlock(ctx, unlock)
+	// Another holder may have stored a fresh token between our read and our lock.
+	if t, ok, _ := m.freshStored(ctx, fresh); ok {
+		return m.report(m.adopt(t, false), false), true, nil
+	}
+	t, err = m.fetchAndPut(ctx)
+	if err != nil {
+		return RefreshReport{Source: m.source}, true, err
+	}
+	return m.report(t, true), true, nil
+}
+
+// freshStored reads the store: ok when it holds a usable token that is fresh; err only when
+// the store itself failed (a miss is not an error).
+func (m *Manager) freshStored(ctx context.Context, fresh func(Token) bool) (Token, bool, error) {
+	t, err := m.storeGet(ctx)
+	var se *storeError
+	switch {
+	case errors.As(err, &se):
+		return Token{}, false, err
+	case err == nil && m.usable(t, m.now()) && fresh(t):
+		return t, true, nil
+	}
+	return Token{}, false, nil
+}
+
+// refreshLocal refreshes without the store: the process's own token when it is fresh, else
+// a fetch, kept marked unsynced so that it is written to the store once it answers.
+func (m *Manager) refreshLocal(ctx context.Context, fresh func(Token) bool) (RefreshReport, error) {
 	if e := m.cur.Load(); e != nil && fresh(e.tok) {
-		rep.ExpiresAt = e.tok.ExpiresAt
-		return rep, nil
+		return m.report(e.tok, false), nil
 	}
 	t, err := m.fetchChecked(ctx)
 	if err != nil {
-		return rep, err
+		return RefreshReport{Source: m.source}, err
 	}
 	m.adopt(t, true)
-	rep.Refreshed, rep.ExpiresAt = true, t.ExpiresAt
-	return rep, nil
+	return m.report(t, true), nil
+}
+
+// report is the RefreshReport for token t; refreshed says whether this call fetched it.
+func (m *Manager) report(t Token, refreshed bool) RefreshReport {
+	return RefreshReport{Refreshed: refreshed, ExpiresAt: t.ExpiresAt, Source: m.source}
 }
 
 // trySync writes a token fetched during a store outage back to the store once the breaker

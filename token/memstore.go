@@ -29,6 +29,8 @@ type forceState struct {
 	count int
 }
 
+var _ Store = (*MemoryStore)(nil)
+
 // NewMemoryStore returns an empty in-process store.
 func NewMemoryStore() *MemoryStore {
 	return &MemoryStore{

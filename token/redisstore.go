@@ -88,6 +88,8 @@ func newRedisStore(u *url.URL, s storeSettings) (*RedisStore, error) {
 	return NewRedisStore(redis.NewClient(opt), s.prefix), nil
 }
 
+var _ Store = (*RedisStore)(nil)
+
 // NewRedisStore wraps an existing client; keys are prefix + appid.
 func NewRedisStore(c *redis.Client, prefix string) *RedisStore {
 	return &RedisStore{c: c, prefix: prefix}

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"time"
 )
 
-// Source names, as TOKEN_SOURCE spells them.
+// Source names, as TOKEN_SOURCE spells them. They are defined here only; config validates
+// TOKEN_SOURCE against Sources.
 const (
 	SourceStable    = "stable"
 	SourceLegacy    = "legacy"
@@ -19,6 +21,11 @@ const (
 	SourceCloudBase = "cloudbase"
 	SourceNone      = "none"
 )
+
+// Sources lists every source name, in the order the documentation gives them.
+func Sources() []string {
+	return []string{SourceStable, SourceLegacy, SourceStore, SourceCloudBase, SourceNone}
+}
 
 // DefaultStoreURL is the store used when none is configured.
 const DefaultStoreURL = "file:///tmp/idcard-ocr/token.json"
@@ -80,7 +87,7 @@ func New(ctx context.Context, cfg Config) (Service, error) {
 		return withInvocationTokens(cb), nil
 	case SourceStable, SourceLegacy, SourceStore:
 	default:
-		return nil, fmt.Errorf("TOKEN_SOURCE %q is not one of stable, legacy, store, cloudbase, none", src)
+		return nil, fmt.Errorf("TOKEN_SOURCE %q is not one of %s", src, strings.Join(Sources(), ", "))
 	}
 	f := cfg.Fetcher
 	if src == SourceStore {
@@ -115,6 +122,13 @@ func New(ctx context.Context, cfg Config) (Service, error) {
 
 // noneSource serves WeChat Cloud Hosting's open interface service, which needs no token: the
 // empty Token tells the client to send no token parameter at all.
+// Every source New returns is a Service.
+var (
+	_ Service = (*Manager)(nil)
+	_ Service = (*CloudBaseSource)(nil)
+	_ Service = noneSource{}
+)
+
 type noneSource struct{}
 
 func (noneSource) Token(context.Context) (Token, error)     { return Token{}, nil }

@@ -17,6 +17,8 @@ type tokenResp struct {
 	ExpiresIn   flexInt `json:"expires_in"`
 }
 
+var _ token.Fetcher = (*tokenFetcher)(nil)
+
 // tokenFetcher is shared by both token endpoints; build makes the endpoint's request.
 type tokenFetcher struct {
 	t     *transport
