@@ -5,7 +5,13 @@
 // over a Store opened by URL (file, redis, memory), a CloudBaseSource, or the token-less none
 // source. The Manager caches in process until a margin before expiry, shares concurrent
 // misses, lets one instance fetch under the store lock, forces a refresh only when WeChat
-// hands back the token it just rejected, and keeps serving through a store outage.
+// hands back the token it just rejected (and, when the force limits do not allow one yet,
+// answers *ForceLimitedError at once with the wait instead of holding the caller), and keeps
+// serving through a store outage.
+//
+// Facts relied on (docs/wechat-errors.md, platform-facts §1): stable_token in normal mode
+// returns the same token while it is valid; force_refresh invalidates it, at most 20 a day and
+// 30 s apart; 40001/42001/40014 mean the token itself was refused.
 package token
 
 import (
