@@ -130,13 +130,32 @@ func TestServeSandboxEndToEnd(t *testing.T) {
 	}
 
 	// Every sample pair gets the verdict its README promises.
-	for _, c := range []struct{ front, back, verdict string }{
-		{"cards/front-senior.png", "cards/back-longterm.png", "pass"},
-		{"cards/front.png", "cards/back-expired.png", "reject"},
+	for _, c := range []struct{ front, back, verdict, failed string }{
+		{"cards/front-senior.png", "cards/back-longterm.png", "pass", ""},
+		{"cards/front.png", "cards/back-expired.png", "reject", "not_expired"},
+		// partial recognitions are never pass (issue 7 §3)
+		{"cards/front-empty.png", "cards/back.png", "reject", "front_complete"},
+		{"cards/front-no-number.png", "cards/back.png", "reject", "front_complete"},
+		{"cards/front.png", "cards/back-no-validity.png", "reject", "back_complete"},
 	} {
 		body := fmt.Sprintf(`{"front":{"fileId":%q},"back":{"fileId":%q}}`, SandboxFileID(c.front), SandboxFileID(c.back))
-		if status, m := postJSON(t, base+"/v1/idcard", body); status != 200 || m["verdict"] != c.verdict {
+		status, m := postJSON(t, base+"/v1/idcard", body)
+		if status != 200 || m["verdict"] != c.verdict {
 			t.Errorf("%s + %s: %d %v, want verdict %s", c.front, c.back, status, m, c.verdict)
+			continue
+		}
+		if c.failed == "" {
+			continue
+		}
+		found := false
+		checks, _ := m["checks"].([]any)
+		for _, ch := range checks {
+			if ch, _ := ch.(map[string]any); ch["name"] == c.failed && ch["status"] == "fail" {
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("%s + %s: check %s did not fail: %v", c.front, c.back, c.failed, checks)
 		}
 	}
 	if status, m := postJSON(t, base+"/v1/idcard", fmt.Sprintf(`{"fileId":%q}`, SandboxFileID("cards/front-bad-checksum.png"))); status != 200 || m["verdict"] != "reject" {

@@ -97,7 +97,7 @@ func TestJPEGCarrierSkipsOtherComments(t *testing.T) {
 }
 
 func TestSampleFilesListing(t *testing.T) {
-	want := []string{"back-expired.png", "back-longterm.png", "back.png", "blank.png", "front-bad-checksum.png", "front-photocopy.png", "front-reshoot.png", "front-senior.png", "front-temporary.png", "front.jpg", "front.png"}
+	want := []string{"back-expired.png", "back-longterm.png", "back-no-validity.png", "back.png", "blank.png", "front-bad-checksum.png", "front-empty.png", "front-no-number.png", "front-photocopy.png", "front-reshoot.png", "front-senior.png", "front-temporary.png", "front.jpg", "front.png"}
 	ents, err := fs.ReadDir(SampleFiles(), "cards")
 	if err != nil {
 		t.Fatal(err)
@@ -131,8 +131,8 @@ func TestSampleCardsAreConsistent(t *testing.T) {
 		return "10X98765432"[sum%11]
 	}
 	for name, f := range sampleCards {
-		if f["type"] != "Front" {
-			continue
+		if f["type"] != "Front" || name == "front-empty.png" || name == "front-no-number.png" {
+			continue // the partial fronts are meant to lack fields
 		}
 		id := f["id"]
 		valid := checkDigit(id) == id[17]

@@ -232,6 +232,14 @@ var sampleCards = map[string]map[string]string{
 	},
 	// The senior holder's card, issued 2008-06-18 at age 48: 46+ → long-term.
 	"back-longterm.png": {"type": "Back", "valid_date": "20080618-长期", "authority": "北京市公安局朝阳分局"},
+	// Partial recognitions (issue 7 §3): a front whose fields all came back empty, a front
+	// with a name but no number, and a back without its validity period. None may pass.
+	"front-empty.png": {"type": "Front"},
+	"front-no-number.png": {
+		"type": "Front", "name": "张三", "gender": "女", "nationality": "汉",
+		"addr": "广东省深圳市南山区粤海街道科技园路1号",
+	},
+	"back-no-validity.png": {"type": "Back", "authority": "深圳市公安局南山分局"},
 	// Check digit of 371002200610020000 should be 3; everything else agrees with the number.
 	"front-bad-checksum.png": {
 		"type": "Front", "name": "王五", "id": "371002200610020000", "gender": "女", "nationality": "汉",
@@ -242,8 +250,8 @@ var sampleCards = map[string]map[string]string{
 // SampleFiles returns an in-memory file system with the sample cards under cards/, generated
 // now by EncodeCardPNG (and EncodeCardJPEG for cards/front.jpg): front.png, back.png,
 // back-expired.png, back-longterm.png, front-senior.png, front-bad-checksum.png,
-// front-photocopy.png, front-reshoot.png, front-temporary.png, front.jpg,
-// and blank.png (decodable, no carrier: 101001). Serve it with Options{Files: SampleFiles()} as
+// front-photocopy.png, front-reshoot.png, front-temporary.png, front-empty.png,
+// front-no-number.png, back-no-validity.png, front.jpg, and blank.png (decodable, no carrier: 101001). Serve it with Options{Files: SampleFiles()} as
 // cloud://<env>.<bucket>/cards/front.png etc.
 func SampleFiles() fs.FS {
 	m := fstest.MapFS{}
