@@ -94,6 +94,11 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 			return nil, fmt.Errorf("tencent cloud ocr: %w", err)
 		}
 		providers = append(providers, tencentocr.NewProvider(tc))
+		if cfg.TencentSecretID == "" {
+			// Not an error: on SCF the role's keys come with each invocation. Elsewhere every
+			// call would answer UPSTREAM_AUTH, so say so once at start.
+			logger.Warn("OCR_PROVIDER=tencent without TENCENTCLOUD_SECRETID: only SCF invocations that carry the execution role's keys can call Tencent Cloud OCR")
+		}
 	}
 	if m.Service, err = ocr.New(ocr.Options{
 		Providers:     providers,

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common"
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
@@ -136,4 +138,30 @@ func FuzzParseTC3Auth(f *testing.F) {
 			t.Fatalf("accepted an incomplete header: %+v", a)
 		}
 	})
+}
+
+// A quota fault set over the control endpoint answers Tencent's envelope for its count, then
+// the call is served again: what a failover test needs.
+func TestTencentFaultOverControlEndpoint(t *testing.T) {
+	h := newHarness(t, Options{Now: time.Now}) // the SDK signs with the real clock
+	code, m := h.control(http.MethodPost, PathFaults, `{"endpoint":"/","count":2,"tencentCode":"ResourceUnavailable.ResourcePackageRunOut"}`)
+	if code != http.StatusOK {
+		t.Fatalf("POST faults: %d %v", code, m)
+	}
+	_, listed := h.control(http.MethodGet, PathFaults, "")
+	if !strings.Contains(fmt.Sprint(listed), "ResourcePackageRunOut") {
+		t.Fatalf("pending faults %v", listed)
+	}
+	params := map[string]any{"ImageBase64": b64(EncodeCardPNG(map[string]string{"type": "Front", "id": "440305199505132561"}))}
+	for i := range 2 {
+		if code, _ := sdkCall(t, h.srv.URL, params, nil); code != "ResourceUnavailable.ResourcePackageRunOut" {
+			t.Fatalf("call %d: %q", i+1, code)
+		}
+	}
+	if code, out := sdkCall(t, h.srv.URL, params, nil); code != "" || out["Response"].(map[string]any)["IdNum"] != "440305199505132561" {
+		t.Fatalf("after the fault: %q %v", code, out)
+	}
+	if n := h.e.Stats().Calls[PathTencentCloud]; n != 3 {
+		t.Fatalf("calls = %d, want 3", n)
+	}
 }
