@@ -154,10 +154,11 @@ type response struct {
 		Source    string `json:"source"`
 	} `json:"refresh"`
 	Error *struct {
-		Code      string `json:"code"`
-		Message   string `json:"message"`
-		Retryable bool   `json:"retryable"`
-		Upstream  *struct {
+		Code       string `json:"code"`
+		Message    string `json:"message"`
+		Retryable  bool   `json:"retryable"`
+		RetryAfter int64  `json:"retryAfter"`
+		Upstream   *struct {
 			Provider string `json:"provider"`
 			Code     string `json:"code"`
 			Message  string `json:"message"`

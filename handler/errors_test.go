@@ -159,6 +159,38 @@ func TestErrorCodes(t *testing.T) {
 			t.Fatalf("a single -1 was not retried: %+v", r.Error)
 		}
 	})
+	t.Run("UPSTREAM_UNAVAILABLE 45011 says when", func(t *testing.T) {
+		// WeChat's per-minute limit: retryable, with Retry-After over HTTP and retryAfter in a
+		// cloud call's body (no headers there), and WeChat's code.
+		e.fault(t, emulator.Fault{Endpoint: emulator.PathOCRIDCard, ErrCode: 45011})
+		resp, r := e.postJSON(t, jsonBody(map[string]string{"fileId": fileFront}))
+		sawCode(t, r, "UPSTREAM_UNAVAILABLE")
+		if resp.StatusCode != 503 || !r.Error.Retryable || resp.Header.Get("Retry-After") != "60" || r.Error.RetryAfter != 60 {
+			t.Errorf("status %d retryable %v Retry-After %q retryAfter %d", resp.StatusCode, r.Error.Retryable,
+				resp.Header.Get("Retry-After"), r.Error.RetryAfter)
+		}
+		if r.Error.Upstream == nil || r.Error.Upstream.Code != "45011" {
+			t.Errorf("upstream %+v", r.Error.Upstream)
+		}
+		e.fault(t, emulator.Fault{Endpoint: emulator.PathOCRIDCard, ErrCode: 45011})
+		out, err := e.invoke(t, context.Background(), []byte(`{"fileId":"`+fileFront+`"}`), caller)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := decodeResponse(t, out); c.code() != "UPSTREAM_UNAVAILABLE" || c.Error.RetryAfter != 60 {
+			t.Errorf("cloud call: %s", out)
+		}
+	})
+	t.Run("UPSTREAM_AUTH 48001 says what to enable", func(t *testing.T) {
+		e.fault(t, emulator.Fault{Endpoint: emulator.PathOCRIDCard, ErrCode: 48001})
+		resp, r := e.postJSON(t, jsonBody(map[string]string{"fileId": fileFront}))
+		sawCode(t, r, "UPSTREAM_AUTH")
+		if resp.StatusCode != 502 || r.Error.Retryable || resp.Header.Get("Retry-After") != "" ||
+			!strings.Contains(r.Error.Message, "OCR service") {
+			t.Errorf("status %d retryable %v Retry-After %q message %q", resp.StatusCode, r.Error.Retryable,
+				resp.Header.Get("Retry-After"), r.Error.Message)
+		}
+	})
 	t.Run("UPSTREAM_AUTH 40013", func(t *testing.T) {
 		e.fault(t, emulator.Fault{Endpoint: emulator.PathOCRIDCard, ErrCode: 61007})
 		resp, r := e.postJSON(t, jsonBody(map[string]string{"fileId": fileFront}))

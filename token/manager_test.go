@@ -602,3 +602,32 @@ func TestCallerCancelDoesNotOpenTheStoreBreaker(t *testing.T) {
 		t.Error("a store failure did not open the breaker")
 	}
 }
+
+// BenchmarkForceLimitedAnswer is the cost of answering a request while a rejected token
+// cannot be replaced yet (issue 7 §7): one normal fetch (a fake here), one force reservation
+// and one store read. The manager used to poll the store for the whole wait bound (3 s).
+func BenchmarkForceLimitedAnswer(b *testing.B) {
+	clk := newFakeClock()
+	st := NewMemoryStore()
+	f := newFakeFetcher(clk.Now)
+	m, err := NewManager("wxapp", f, WithStore(st), WithClock(clk.Now), WithLogger(quietLogger()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	tok, err := m.Token(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = m.Invalidate(ctx, tok.Value)
+	if _, err := m.Token(ctx); err != nil { // the first rejection forces
+		b.Fatal(err)
+	}
+	_ = m.Invalidate(ctx, "tok-2")
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := m.Token(ctx); !errors.Is(err, ErrForceLimited) {
+			b.Fatalf("%v, want ErrForceLimited", err)
+		}
+	}
+}
