@@ -110,8 +110,8 @@ func FuzzParseJSON(f *testing.F) {
 	} {
 		f.Add([]byte(s), uint8(64))
 	}
-	f.Fuzz(func(t *testing.T, body []byte, max uint8) {
-		maxImage := int64(max) + 1
+	f.Fuzz(func(t *testing.T, body []byte, limit uint8) {
+		maxImage := int64(limit) + 1
 		h := &Handler{maxImage: maxImage, jsonOpts: jsonOptions(maxImage)}
 		r := httptest.NewRequest(http.MethodPost, "/v1/idcard", bytes.NewReader(body))
 		req, _, err := h.parseJSON(r)
