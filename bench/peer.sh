@@ -61,7 +61,7 @@ go tool nm -size "$work/main-syms" | awk '
 		if (p[1] ~ /^[a-z0-9.-]+\.(com|org|net|io|in|dev)$/) m = p[1] "/" p[2] "/" p[3]; else m = "std: " p[1]
 		sub(/\.[^\/]*$/, "", m); s[m] += $2
 	}
-	END { for (k in s) printf "%d %s\n", s[k], k }' | sort -rn | head -12 >"$work/nm.txt"
+	END { for (k in s) printf "%d %s\n", s[k], k }' | sort -rn | awk 'NR <= 12' >"$work/nm.txt"
 
 {
 	echo "# This function against a thin silenceper/wechat peer (issue 10 §4)"
