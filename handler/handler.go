@@ -1,7 +1,10 @@
 // Package handler is the function's edge: the HTTP API (POST /v1/idcard, GET /healthz,
-// POST /v1/token/refresh) and the SCF entry point Invoke, which recognises API Gateway,
-// Function URL, CloudBase HTTP access, timer and wx.cloud.callFunction events and runs every
-// HTTP-shaped event through the same http.Handler that the serve command uses.
+// POST /v1/token/refresh) and the SCF entry point Invoke, which decodes each event once
+// (package events says whether it is API Gateway, a Function URL, CloudBase HTTP access, a
+// timer or a wx.cloud.callFunction) and runs every HTTP event through the same http.Handler
+// that the serve command uses. Request bodies are decoded once too, imageBase64 straight into
+// image bytes; what a request must look like is the recognition service's rule
+// (ocr.Request.Validate), not the handler's.
 package handler
 
 import (
