@@ -64,6 +64,7 @@ type Config struct {
 	MemoryLimit        string        // GOMEMLIMIT, as given (the Go runtime applies it itself)
 	RateLimitPerMinute int           // RATE_LIMIT_PER_MINUTE, 0 = off
 	RateLimitKeyPrefix string        // RATE_LIMIT_KEY_PREFIX
+	RateLimitPerDay    int           // RATE_LIMIT_PER_DAY, 0 = off
 	LogLevel           slog.Level    // LOG_LEVEL
 
 	// OCRProvider is OCR_PROVIDER: ProviderWeChat or ProviderTencent.
@@ -77,13 +78,23 @@ type Config struct {
 	// CloudHosting says the function runs behind WeChat Cloud Hosting (CLOUD_HOSTING), whose
 	// gateway sets X-WX-* caller headers: only then are they trusted.
 	CloudHosting bool
+
+	DailyBudgetWeChat  int           // OCR_DAILY_BUDGET_WECHAT, 0 = no budget
+	DailyBudgetTencent int           // OCR_DAILY_BUDGET_TENCENT, 0 = no budget
+	ResultCacheTTL     time.Duration // RESULT_CACHE_TTL, 0 = off
+	StoreSecret        string        // STORE_SECRET (secret); "" = derived from WX_APPSECRET
 }
 
 // OCR providers, as OCR_PROVIDER spells them.
 const (
 	ProviderWeChat  = "wechat"
 	ProviderTencent = "tencent"
+	ProviderAuto    = "auto"
 )
+
+// MinStoreSecretLength is the shortest STORE_SECRET accepted: it keys the digests of callers
+// and images kept in the shared store, so it must not be guessable.
+const MinStoreSecretLength = 32
 
 // Var documents one environment variable.
 type Var struct {
@@ -119,14 +130,19 @@ var vars = []Var{
 	{"MAX_INFLIGHT_BYTES", "auto", "serve: most request body bytes held at once; a request over it is answered OVERLOADED (503, Retry-After); auto: a quarter of GOMEMLIMIT when set, else of 64 MiB (the smallest SCF instance); 0: no bound", false},
 	{"RATE_LIMIT_PER_MINUTE", "30", "requests per minute per caller (openid, API key or client IP); shared by all instances through TOKEN_STORE when it is redis:// or rediss://, else per instance (also while Redis is down); 0 turns the limit off", false},
 	{"RATE_LIMIT_KEY_PREFIX", "idcard-ocr:rl:", "key prefix of the rate-limit counters in Redis (a digest of the caller is appended, never the caller itself)", false},
+	{"RATE_LIMIT_PER_DAY", "200", "requests per day (midnight to midnight, Asia/Shanghai) per caller, beside the per-minute limit; shared like RATE_LIMIT_PER_MINUTE, never stored in clear (keyed digest); 0 turns it off", false},
 	{"LOG_LEVEL", "info", "debug, info, warn or error", false},
-	{"OCR_PROVIDER", ProviderWeChat, "who reads the card: wechat (WeChat cv/ocr/idcard) or tencent (Tencent Cloud OCR IDCardOCR: also the issuing authority, the printed birth date and fraud signals)", false},
+	{"OCR_PROVIDER", ProviderWeChat, "who reads the card: wechat (WeChat cv/ocr/idcard), tencent (Tencent Cloud OCR IDCardOCR: also the issuing authority, the printed birth date and fraud signals) or auto (WeChat first; Tencent when WeChat's quota or daily budget is spent, WeChat is unavailable past its retries, or the request asks for \"checks\":\"strict\")", false},
 	{"OCR_TENCENT_REGION", "ap-guangzhou", "Tencent Cloud region for IDCardOCR", false},
 	{"OCR_TENCENT_ENDPOINT", "ocr.tencentcloudapi.com", "Tencent Cloud OCR host, or http(s)://host:port (http only for a loopback host, e.g. the emulator)", false},
 	{"TENCENTCLOUD_SECRETID", "", "Tencent Cloud SecretId for OCR_PROVIDER=tencent; on SCF the execution role's keys sent with each invocation are used instead (this name is reserved there and set by the platform)", false},
 	{"TENCENTCLOUD_SECRETKEY", "", "Tencent Cloud SecretKey paired with TENCENTCLOUD_SECRETID", true},
 	{"TENCENTCLOUD_SESSIONTOKEN", "", "session token of temporary Tencent Cloud keys", true},
 	{"CLOUD_HOSTING", "false", "true when the function runs behind WeChat Cloud Hosting: POST /v1/idcard then accepts wx.cloud.callContainer requests by their X-WX-SOURCE and X-WX-OPENID headers (set by the platform) without an API key, and limits them per openid; anywhere else these headers are ignored, since a client can forge them", false},
+	{"OCR_DAILY_BUDGET_WECHAT", "0", "most WeChat OCR calls per day (Asia/Shanghai), shared through TOKEN_STORE's Redis (else per instance); reaching it counts as quota exhaustion; 0 = no budget", false},
+	{"OCR_DAILY_BUDGET_TENCENT", "0", "most Tencent Cloud OCR calls per day, like OCR_DAILY_BUDGET_WECHAT", false},
+	{"RESULT_CACHE_TTL", "5m", "how long a recognised image's result is kept (encrypted, keyed by a digest of the image) so that a repeat costs no call; 0 turns the cache off; at most 1h", false},
+	{"STORE_SECRET", "", "server-side secret (at least 32 characters, the same on every instance) keying the digests of callers and images in the shared store and the result cache's encryption; default: derived from WX_APPSECRET, else random per instance (limits and cache then per instance)", true},
 }
 
 // Vars returns every variable FromEnv reads, in documentation order.
@@ -228,14 +244,15 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.MaxInflightBytes = p.inflight(c.MemoryLimit)
 	c.RateLimitPerMinute = p.rateLimit()
 	c.RateLimitKeyPrefix = p.keyPrefix("RATE_LIMIT_KEY_PREFIX")
+	c.RateLimitPerDay = p.count("RATE_LIMIT_PER_DAY")
 	c.LogLevel = p.logLevel()
 	c.CloudHosting = p.boolean("CLOUD_HOSTING")
 
 	c.OCRProvider = strings.ToLower(p.get("OCR_PROVIDER"))
 	switch c.OCRProvider {
-	case ProviderWeChat, ProviderTencent:
+	case ProviderWeChat, ProviderTencent, ProviderAuto:
 	default:
-		p.fail("OCR_PROVIDER", "must be wechat or tencent, got %q", c.OCRProvider)
+		p.fail("OCR_PROVIDER", "must be wechat, tencent or auto, got %q", c.OCRProvider)
 	}
 	c.TencentRegion = p.token("OCR_TENCENT_REGION", false)
 	c.TencentEndpoint = p.tencentEndpoint()
@@ -244,6 +261,13 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.TencentSessionToken = p.token("TENCENTCLOUD_SESSIONTOKEN", true)
 	if (c.TencentSecretID == "") != (c.TencentSecretKey == "") {
 		p.fail("TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SECRETID and TENCENTCLOUD_SECRETKEY must be set together")
+	}
+	c.DailyBudgetWeChat = p.count("OCR_DAILY_BUDGET_WECHAT")
+	c.DailyBudgetTencent = p.count("OCR_DAILY_BUDGET_TENCENT")
+	c.ResultCacheTTL = p.duration("RESULT_CACHE_TTL", 0, time.Hour)
+	c.StoreSecret = p.token("STORE_SECRET", true)
+	if c.StoreSecret != "" && len(c.StoreSecret) < MinStoreSecretLength {
+		p.fail("STORE_SECRET", "must be at least %d characters, got %d", MinStoreSecretLength, len(c.StoreSecret))
 	}
 
 	if err := errors.Join(p.errs...); err != nil {
@@ -515,6 +539,17 @@ func (p *parser) boolean(name string) bool {
 	return b
 }
 
+// count reads a non-negative integer limit (0 = off).
+func (p *parser) count(name string) int {
+	raw := p.get(name)
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < 0 || n > maxRateLimit {
+		p.fail(name, "must be an integer from 0 (off) to %d, got %q", maxRateLimit, raw)
+		return 0
+	}
+	return n
+}
+
 // keyPrefix reads a Redis key prefix: at most 128 characters without spaces.
 func (p *parser) keyPrefix(name string) string {
 	v := p.get(name)
@@ -629,6 +664,11 @@ func (c *Config) Redacted() map[string]string {
 		"GOMEMLIMIT":                  c.MemoryLimit,
 		"RATE_LIMIT_PER_MINUTE":       strconv.Itoa(c.RateLimitPerMinute),
 		"RATE_LIMIT_KEY_PREFIX":       c.RateLimitKeyPrefix,
+		"RATE_LIMIT_PER_DAY":          strconv.Itoa(c.RateLimitPerDay),
+		"OCR_DAILY_BUDGET_WECHAT":     strconv.Itoa(c.DailyBudgetWeChat),
+		"OCR_DAILY_BUDGET_TENCENT":    strconv.Itoa(c.DailyBudgetTencent),
+		"RESULT_CACHE_TTL":            c.ResultCacheTTL.String(),
+		"STORE_SECRET":                redactSecret(c.StoreSecret),
 		"LOG_LEVEL":                   strings.ToLower(c.LogLevel.String()),
 		"OCR_PROVIDER":                c.OCRProvider,
 		"OCR_TENCENT_REGION":          c.TencentRegion,

@@ -42,6 +42,8 @@ func TestDefaults(t *testing.T) {
 		MaxInflightBytes:   16 << 20,
 		RateLimitPerMinute: 30,
 		RateLimitKeyPrefix: "idcard-ocr:rl:",
+		RateLimitPerDay:    200,
+		ResultCacheTTL:     5 * time.Minute,
 		LogLevel:           slog.LevelInfo,
 		OCRProvider:        "wechat",
 		TencentRegion:      "ap-guangzhou",
@@ -71,7 +73,7 @@ func TestVarsDefaultsMatchPrint(t *testing.T) {
 		}
 		want := v.Default
 		switch v.Name {
-		case "TOKEN_EXPIRY_MARGIN", "TOKEN_REFRESH_LEAD", "UPSTREAM_TIMEOUT", "REQUEST_TIMEOUT":
+		case "TOKEN_EXPIRY_MARGIN", "TOKEN_REFRESH_LEAD", "UPSTREAM_TIMEOUT", "REQUEST_TIMEOUT", "RESULT_CACHE_TTL":
 			d, _ := parseDuration(want)
 			want = d.String() // printed in Go's canonical spelling: "5m" → "5m0s"
 		}
@@ -352,7 +354,7 @@ func TestPrintUnsetSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := c.Redacted()
-	for _, name := range []string{"WX_APPSECRET", "API_KEYS", "ADMIN_API_KEYS", "WX_CLOUDBASE_ACCESSTOKEN", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"} {
+	for _, name := range []string{"WX_APPSECRET", "API_KEYS", "ADMIN_API_KEYS", "WX_CLOUDBASE_ACCESSTOKEN", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN", "STORE_SECRET"} {
 		if r[name] != "" {
 			t.Errorf("%s = %q when unset, want empty", name, r[name])
 		}
@@ -388,9 +390,10 @@ func TestVarsListed(t *testing.T) {
 	want := []string{"WX_APPID", "WX_APPSECRET", "WX_API_BASE", "WX_CLOUD_ENV", "API_KEYS", "ADMIN_API_KEYS",
 		"TOKEN_SOURCE", "TOKEN_STORE", "TOKEN_KEY_PREFIX", "TOKEN_EXPIRY_MARGIN", "TOKEN_REFRESH_LEAD",
 		"CLOUDBASE_ACCESS_TOKEN_FILE", "WX_CLOUDBASE_ACCESSTOKEN", "MAX_IMAGE_BYTES", "IMAGE_URL_ALLOW_HOSTS",
-		"IMAGE_URL_TRUSTED_HOSTS", "UPSTREAM_TIMEOUT", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "GOMEMLIMIT", "MAX_INFLIGHT_BYTES", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_KEY_PREFIX", "LOG_LEVEL",
+		"IMAGE_URL_TRUSTED_HOSTS", "UPSTREAM_TIMEOUT", "REQUEST_TIMEOUT", "MAX_CONNECTIONS", "GOMEMLIMIT", "MAX_INFLIGHT_BYTES", "RATE_LIMIT_PER_MINUTE", "RATE_LIMIT_KEY_PREFIX", "RATE_LIMIT_PER_DAY", "LOG_LEVEL",
 		"OCR_PROVIDER", "OCR_TENCENT_REGION", "OCR_TENCENT_ENDPOINT",
-		"TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN", "CLOUD_HOSTING"}
+		"TENCENTCLOUD_SECRETID", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN", "CLOUD_HOSTING",
+		"OCR_DAILY_BUDGET_WECHAT", "OCR_DAILY_BUDGET_TENCENT", "RESULT_CACHE_TTL", "STORE_SECRET"}
 	var got, secrets []string
 	for _, v := range Vars() {
 		got = append(got, v.Name)
@@ -401,7 +404,7 @@ func TestVarsListed(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Vars() = %v", got)
 	}
-	if !reflect.DeepEqual(secrets, []string{"WX_APPSECRET", "API_KEYS", "ADMIN_API_KEYS", "WX_CLOUDBASE_ACCESSTOKEN", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN"}) {
+	if !reflect.DeepEqual(secrets, []string{"WX_APPSECRET", "API_KEYS", "ADMIN_API_KEYS", "WX_CLOUDBASE_ACCESSTOKEN", "TENCENTCLOUD_SECRETKEY", "TENCENTCLOUD_SESSIONTOKEN", "STORE_SECRET"}) {
 		t.Errorf("secret vars = %v", secrets)
 	}
 	// Vars returns a copy.
@@ -420,6 +423,32 @@ func TestVarsListed(t *testing.T) {
 	}
 	if len(read) != 0 {
 		t.Errorf("FromEnv reads undocumented variables %v", read)
+	}
+}
+
+func TestProviderBudgetCacheAndSecret(t *testing.T) {
+	c, err := FromEnv(env("OCR_PROVIDER", "AUTO", "OCR_DAILY_BUDGET_WECHAT", "100", "OCR_DAILY_BUDGET_TENCENT", "7",
+		"RATE_LIMIT_PER_DAY", "0", "RESULT_CACHE_TTL", "0", "STORE_SECRET", strings.Repeat("k", MinStoreSecretLength)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OCRProvider != ProviderAuto || c.DailyBudgetWeChat != 100 || c.DailyBudgetTencent != 7 || c.RateLimitPerDay != 0 || c.ResultCacheTTL != 0 {
+		t.Errorf("parsed %+v", c)
+	}
+	if r := c.Redacted(); r["STORE_SECRET"] != "***" {
+		t.Errorf("STORE_SECRET printed as %q", r["STORE_SECRET"])
+	}
+	for _, tt := range []struct{ name, value, msg string }{
+		{"OCR_PROVIDER", "baidu", `OCR_PROVIDER: must be wechat, tencent or auto, got "baidu"`},
+		{"OCR_DAILY_BUDGET_WECHAT", "-1", `OCR_DAILY_BUDGET_WECHAT: must be an integer from 0 (off) to 1000000, got "-1"`},
+		{"RATE_LIMIT_PER_DAY", "x", `RATE_LIMIT_PER_DAY: must be an integer from 0 (off) to 1000000, got "x"`},
+		{"RESULT_CACHE_TTL", "2h", `RESULT_CACHE_TTL: must be between 0s and 1h0m0s, got "2h"`},
+		{"STORE_SECRET", "short-S3CRET", "STORE_SECRET: must be at least 32 characters, got 12"},
+	} {
+		_, err := FromEnv(env(tt.name, tt.value))
+		if err == nil || !strings.Contains(err.Error(), tt.msg) {
+			t.Errorf("%s=%s: %v, want %q", tt.name, tt.value, err, tt.msg)
+		}
 	}
 }
 
