@@ -42,6 +42,8 @@ func TestCloudBaseTokenSourceEndToEnd(t *testing.T) {
 		"WX_API_BASE":                 up.URL,
 		"TOKEN_STORE":                 "memory://",
 		"API_KEYS":                    fleetKey,
+		// Each request must reach WeChat: the same image is sent again and again.
+		"RESULT_CACHE_TTL": "0",
 	}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {

@@ -46,6 +46,10 @@ func startFleet(t *testing.T, n int, redisURL string, extra ...string) *fleet {
 			"TOKEN_STORE="+redisURL,
 			"API_KEYS="+fleetKey,
 			"RATE_LIMIT_PER_MINUTE=0",
+			// A load of one caller and one image, each request meant for WeChat: no daily
+			// limit, no result cache (the tests that need them turn them on).
+			"RATE_LIMIT_PER_DAY=0",
+			"RESULT_CACHE_TTL=0",
 			"LOG_LEVEL=info",
 		)
 		cmd.Env = append(cmd.Env, extra...) // exec keeps the last value of a repeated key

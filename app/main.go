@@ -29,6 +29,7 @@ type Main struct {
 	Handler *handler.Handler
 
 	limiter ratelimit.Limiter // closed by Close when it holds a Redis client
+	spend   *spend
 }
 
 // NewMain builds the dependencies from cfg. Nothing here calls WeChat: the token is fetched on
@@ -76,8 +77,13 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 		AllowHosts:   cfg.ImageURLAllowHosts,
 		TrustedHosts: cfg.ImageURLTrustedHosts,
 	}
+	// OCR_PROVIDER: wechat alone (the default when Providers is empty), tencent alone, or
+	// auto: WeChat first, failing over to Tencent.
 	var providers []ocr.Provider
-	if cfg.OCRProvider == config.ProviderTencent {
+	if cfg.OCRProvider == config.ProviderAuto {
+		providers = append(providers, ocr.NewWeChatProvider(m.WeChat))
+	}
+	if cfg.OCRProvider == config.ProviderTencent || cfg.OCRProvider == config.ProviderAuto {
 		tc, err := tencentocr.New(tencentocr.Options{
 			Region:   cfg.TencentRegion,
 			Endpoint: cfg.TencentEndpoint,
@@ -100,14 +106,25 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 			logger.Warn("OCR_PROVIDER=tencent without TENCENTCLOUD_SECRETID: only SCF invocations that carry the execution role's keys can call Tencent Cloud OCR")
 		}
 	}
-	if m.Service, err = ocr.New(ocr.Options{
+	if m.spend, err = openSpend(cfg, logger); err != nil {
+		m.Close()
+		return nil, fmt.Errorf("quota and cache: %w", err)
+	}
+	svcOpts := ocr.Options{
 		Providers:     providers,
+		Auto:          cfg.OCRProvider == config.ProviderAuto,
+		Quotas:        m.spend.book,
 		WeChat:        m.WeChat,
 		URLPolicy:     policy,
 		MaxImageBytes: cfg.MaxImageBytes,
 		CloudEnv:      cfg.CloudEnv,
 		Logger:        logger.With("component", "ocr"),
-	}); err != nil {
+	}
+	if m.spend.cache != nil {
+		// Only a non-nil cache: a typed nil in the interface would look like a cache.
+		svcOpts.Cache = m.spend.cache
+	}
+	if m.Service, err = ocr.New(svcOpts); err != nil {
 		m.Close()
 		return nil, fmt.Errorf("recognition service: %w", err)
 	}
@@ -129,6 +146,7 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 		AdminKeys:        cfg.AdminKeys,
 		AuthDisabled:     authDisabled,
 		Limiter:          m.limiter,
+		DailyLimiter:     dailyLimiter(m.spend),
 		MaxImageBytes:    cfg.MaxImageBytes,
 		RequestTimeout:   cfg.RequestTimeout,
 		MaxInflightBytes: cfg.MaxInflightBytes,
@@ -155,6 +173,7 @@ func (m *Main) Close() error {
 	if c, ok := m.limiter.(io.Closer); ok {
 		errs = append(errs, c.Close())
 	}
+	errs = append(errs, m.spend.Close())
 	return errors.Join(errs...)
 }
 

@@ -76,6 +76,10 @@ type Options struct {
 	// budget through Redis and falls back to memory by itself. A limiter that still cannot
 	// decide gets the request refused (RATE_LIMITED, retry in 1 s), never served unlimited.
 	Limiter ratelimit.Limiter
+	// DailyLimiter, when set, is each caller's daily limit (a *quota.Daily, which counts in
+	// memory while its store is down), asked after the per-minute limit lets a request
+	// through.
+	DailyLimiter ratelimit.Limiter
 	// MaxImageBytes is the largest image accepted (default DefaultMaxImageBytes); request
 	// bodies are capped from it.
 	MaxImageBytes int64
@@ -104,6 +108,7 @@ type Handler struct {
 	authDisabled bool
 	cloudHosting bool
 	limiter      ratelimit.Limiter // nil: off
+	daily        ratelimit.Limiter // nil: off
 	maxImage     int64
 	jsonOpts     jsonv2.Options // decodes request JSON (jsonOptions)
 	log          *slog.Logger
@@ -146,6 +151,7 @@ func New(o Options) (*Handler, error) {
 		authDisabled: o.AuthDisabled,
 		cloudHosting: o.CloudHosting,
 		limiter:      o.Limiter,
+		daily:        o.DailyLimiter,
 		maxImage:     o.MaxImageBytes,
 		log:          o.Logger,
 		now:          o.Now,
@@ -189,6 +195,9 @@ type reqInfo struct {
 	source   string
 	side     string
 	verdict  string
+	provider string
+	reason   string
+	cached   bool
 	maskedID string
 	status   int
 	code     string
@@ -361,21 +370,26 @@ func callerKey(ri *reqInfo) string {
 // seconds. Falling back when a store fails is the limiter's business (ratelimit.Fallback); a
 // limiter that still cannot decide has the request refused, fail closed.
 func (h *Handler) rateLimit(ctx context.Context, ri *reqInfo) (time.Duration, error) {
-	if h.limiter == nil {
-		return 0, nil
-	}
 	key := callerKey(ri)
-	ok, wait, err := h.limiter.Allow(ctx, key)
-	if err != nil {
-		return time.Second, apperr.Wrap(apperr.RateLimited, err, "the rate limit cannot be checked now: retry in 1 s")
+	for _, l := range [...]struct {
+		limiter ratelimit.Limiter
+		what    string
+	}{{h.limiter, "too many requests"}, {h.daily, "the daily request limit is reached"}} {
+		if l.limiter == nil {
+			continue
+		}
+		ok, wait, err := l.limiter.Allow(ctx, key)
+		if err != nil {
+			return time.Second, apperr.Wrap(apperr.RateLimited, err, "the rate limit cannot be checked now: retry in 1 s")
+		}
+		if !ok {
+			secs := ceilSeconds(wait)
+			e := apperr.Errorf(apperr.RateLimited, "%s: retry in %d s", l.what, secs)
+			e.RetryAfter = time.Duration(secs) * time.Second
+			return e.RetryAfter, e
+		}
 	}
-	if ok {
-		return 0, nil
-	}
-	secs := ceilSeconds(wait)
-	e := apperr.Errorf(apperr.RateLimited, "too many requests: retry in %d s", secs)
-	e.RetryAfter = time.Duration(secs) * time.Second
-	return time.Duration(secs) * time.Second, e
+	return 0, nil
 }
 
 func ceilSeconds(d time.Duration) int64 {
@@ -433,6 +447,7 @@ func (h *Handler) recognize(ctx context.Context, ri *reqInfo, req ocr.Request) (
 	}
 	ri.side = string(res.Side)
 	ri.verdict = string(res.Verdict)
+	ri.provider, ri.reason, ri.cached = res.Provider, res.ProviderReason, res.Cached
 	if res.Card.IDNumber != nil {
 		ri.maskedID = idcard.Mask(*res.Card.IDNumber)
 	}
@@ -572,7 +587,6 @@ func (h *Handler) logRequest(ri *reqInfo) {
 	attrs := []slog.Attr{
 		slog.String("requestId", ri.id),
 		slog.String("event", string(ri.kind)),
-		slog.String("provider", ocr.ProviderWeChat),
 		slog.Int64("latencyMs", h.now().Sub(ri.start).Milliseconds()),
 		slog.String("outcome", outcome),
 	}
@@ -584,6 +598,10 @@ func (h *Handler) logRequest(ri *reqInfo) {
 	}
 	if ri.side != "" {
 		attrs = append(attrs, slog.String("side", ri.side))
+	}
+	if ri.provider != "" {
+		// Which provider answered and why (a failover's reason), or that the cache did.
+		attrs = append(attrs, slog.String("provider", ri.provider), slog.String("providerReason", ri.reason), slog.Bool("cached", ri.cached))
 	}
 	if ri.verdict != "" {
 		attrs = append(attrs, slog.String("verdict", ri.verdict))

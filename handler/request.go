@@ -32,6 +32,7 @@ type requestJSON struct {
 	imageJSON `json:",inline"`
 	Side      string     `json:"side"`
 	Mode      string     `json:"mode"`
+	Checks    string     `json:"checks"`
 	Front     *imageJSON `json:"front"`
 	Back      *imageJSON `json:"back"`
 	// UserInfo is the caller that older cloud-function runtimes put into the event.
@@ -127,7 +128,7 @@ func jsonErrorText(err error) string {
 // request turns the decoded body into an ocr.Request; the recognition service checks it
 // (ocr.Request.Validate).
 func (r *requestJSON) request() ocr.Request {
-	req := ocr.Request{Side: ocr.Side(r.Side), Mode: r.Mode, Image: r.imageJSON.image(), Portrait: r.Portrait}
+	req := ocr.Request{Side: ocr.Side(r.Side), Mode: r.Mode, Checks: r.Checks, Image: r.imageJSON.image(), Portrait: r.Portrait}
 	if r.Front != nil {
 		im := r.Front.image()
 		req.Front = &im
@@ -259,7 +260,7 @@ func (h *Handler) parseHTTPRequest(r *http.Request) (ocr.Request, error) {
 			return ocr.Request{}, err
 		}
 		q := r.URL.Query()
-		return ocr.Request{Image: ocr.Image{Bytes: body}, Side: ocr.Side(q.Get("side")), Mode: q.Get("mode")}, nil
+		return ocr.Request{Image: ocr.Image{Bytes: body}, Side: ocr.Side(q.Get("side")), Mode: q.Get("mode"), Checks: q.Get("checks")}, nil
 	}
 	return ocr.Request{}, apperr.Errorf(apperr.InvalidRequest, "unsupported Content-Type %q: use application/json, multipart/form-data or an image type", mt)
 }
@@ -307,15 +308,18 @@ func (h *Handler) parseMultipart(r *http.Request, boundary string) (ocr.Request,
 			default:
 				req.Back = &ocr.Image{Bytes: data}
 			}
-		case "side", "mode":
+		case "side", "mode", "checks":
 			v, err := io.ReadAll(io.LimitReader(part, 64))
 			if err != nil {
 				return ocr.Request{}, apperr.Wrap(apperr.InvalidRequest, err, "malformed multipart body")
 			}
-			if name == "side" {
-				req.Side = ocr.Side(strings.TrimSpace(string(v)))
-			} else {
-				req.Mode = strings.TrimSpace(string(v))
+			switch v := strings.TrimSpace(string(v)); name {
+			case "side":
+				req.Side = ocr.Side(v)
+			case "mode":
+				req.Mode = v
+			default:
+				req.Checks = v
 			}
 		default:
 			// Unknown fields are drained and ignored, like unknown JSON fields.

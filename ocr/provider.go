@@ -61,7 +61,9 @@ type Reading struct {
 	// "" otherwise. Personal data: never logged.
 	Portrait string
 
-	provider string // set by the service: who answered
+	// Set by the service: who answered, why, and whether from the result cache.
+	provider, reason string
+	cached           bool
 }
 
 // ErrURLUnreachable is wrapped by a provider's error when it could not download an image

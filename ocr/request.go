@@ -95,6 +95,27 @@ type Request struct {
 	// from a provider that can (Tencent's CropPortrait). It is personal data: returned only
 	// when asked, never logged.
 	Portrait bool
+	// Checks is "" or "standard", or "strict": the caller wants fraud signals (photocopy,
+	// reshoot, edit), which with OCR_PROVIDER=auto sends the image to a provider that
+	// reports them.
+	Checks string
+}
+
+// Check levels a request may ask for.
+const (
+	ChecksStandard = "standard"
+	ChecksStrict   = "strict"
+)
+
+// ParseChecks accepts "", "standard" and "strict"; it reports whether strict was asked.
+func ParseChecks(s string) (bool, error) {
+	switch s {
+	case "", ChecksStandard:
+		return false, nil
+	case ChecksStrict:
+		return true, nil
+	}
+	return false, apperr.Errorf(apperr.InvalidRequest, "checks must be standard or strict")
 }
 
 // Validate checks the request's shape: the mode, one image or a front and back (not both),
@@ -103,6 +124,9 @@ type Request struct {
 // raw body, cloud call) builds a Request and Recognize calls Validate before anything else.
 func (r *Request) Validate() error {
 	if _, err := ParseMode(r.Mode); err != nil {
+		return err
+	}
+	if _, err := ParseChecks(r.Checks); err != nil {
 		return err
 	}
 	if r.Front == nil && r.Back == nil {
@@ -151,7 +175,16 @@ func (im *Image) validate(what string) error {
 // Result is a successful recognition: what was read and what the examination found. The
 // transport's envelope (ok, requestId) is the handler's, not the service's.
 type Result struct {
-	Provider string         `json:"provider"`
+	// Provider is who read the card ("wechat", "tencent"; "wechat,tencent" when the two
+	// sides of a pair were read by different providers).
+	Provider string `json:"provider"`
+	// ProviderReason says why that provider answered: configured (OCR_PROVIDER's first
+	// choice), strict_checks, quota_exhausted, budget_spent or unavailable (auto failed over).
+	ProviderReason string `json:"providerReason"`
+	// Cached is true when every image's reading came from the result cache: no provider
+	// was called.
+	Cached bool `json:"cached"`
+
 	Side     Side           `json:"side"`
 	Card     idcard.Card    `json:"card"`
 	Checks   []idcard.Check `json:"checks"`

@@ -51,8 +51,17 @@ type Options struct {
 	// empty.
 	WeChat WeChat
 	// Providers read the images, in order of preference; empty means the WeChat provider on
-	// WeChat.
+	// WeChat. Only the first is called unless Auto is set.
 	Providers []Provider
+	// Auto fails over (OCR_PROVIDER=auto): to the next provider when one's quota or budget
+	// is spent or it is unavailable past its retries, and to a FraudSignaller first when a
+	// request asks for strict checks.
+	Auto bool
+	// Quotas remembers quota exhaustion and counts daily budgets (a *quota.Book); nil
+	// remembers nothing.
+	Quotas Quotas
+	// Cache keeps recent readings (a *resultcache.Cache); nil turns caching off.
+	Cache Cache
 	// Images fetches URLs for the 101000 fallback; nil means imagesrc.NewFetcher(URLPolicy)
 	// with MaxBytes set to MaxImageBytes.
 	Images ImageFetcher
@@ -72,6 +81,9 @@ type Options struct {
 type Service struct {
 	files     Files
 	providers []Provider
+	auto      bool
+	quotas    Quotas
+	cache     Cache
 	images    ImageFetcher
 	policy    imagesrc.Policy
 	maxBytes  int64
@@ -91,6 +103,9 @@ func New(o Options) (*Service, error) {
 	s := &Service{
 		files:     o.WeChat,
 		providers: o.Providers,
+		auto:      o.Auto,
+		quotas:    o.Quotas,
+		cache:     o.Cache,
 		images:    o.Images,
 		policy:    o.URLPolicy,
 		maxBytes:  o.MaxImageBytes,
@@ -130,29 +145,25 @@ func (s *Service) Recognize(ctx context.Context, req Request) (*Result, error) {
 	if err := req.Validate(); err != nil {
 		return nil, err
 	}
+	strict, _ := ParseChecks(req.Checks) // Validate checked it
+	o := callOpts{mode: req.Mode, strict: strict, portrait: req.Portrait}
 	switch {
 	case req.Front != nil && req.Back != nil:
-		return s.recognizeBoth(ctx, *req.Front, *req.Back, call{mode: req.Mode, portrait: req.Portrait})
+		return s.recognizeBoth(ctx, *req.Front, *req.Back, o)
 	case req.Front != nil:
-		return s.recognizeSingle(ctx, *req.Front, SideFront, call{mode: req.Mode, portrait: req.Portrait})
+		return s.recognizeSingle(ctx, *req.Front, SideFront, o)
 	case req.Back != nil:
-		return s.recognizeSingle(ctx, *req.Back, SideBack, call{mode: req.Mode, portrait: req.Portrait})
+		return s.recognizeSingle(ctx, *req.Back, SideBack, o)
 	}
 	side := req.Side
 	if side == "" {
 		side = SideAuto
 	}
-	return s.recognizeSingle(ctx, req.Image, side, call{mode: req.Mode, portrait: req.Portrait})
+	return s.recognizeSingle(ctx, req.Image, side, o)
 }
 
-// call holds the per-request options every provider call of a request shares.
-type call struct {
-	mode     string // WeChat's type parameter
-	portrait bool   // the caller wants the portrait crop
-}
-
-func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, c call) (*Result, error) {
-	rd, err := s.recognizeOne(ctx, im, want, c)
+func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, o callOpts) (*Result, error) {
+	rd, err := s.recognizeOne(ctx, im, want, o)
 	if err != nil {
 		return nil, err
 	}
@@ -162,8 +173,8 @@ func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, c ca
 	} else {
 		rep = idcard.Examine(nil, rd.Back, s.now())
 	}
-	r := result(rd.provider, rd.Side, rep, rd.Checks)
-	if c.portrait && rd.Side == SideFront {
+	r := result(rd, rd.Side, rep, rd.Checks)
+	if o.portrait && rd.Side == SideFront {
 		r.Portrait = rd.Portrait
 	}
 	return r, nil
@@ -171,11 +182,11 @@ func (s *Service) recognizeSingle(ctx context.Context, im Image, want Side, c ca
 
 // recognizeBoth reads both sides at once; the first failure cancels the other call, which
 // may save a quota unit, and is the error returned.
-func (s *Service) recognizeBoth(ctx context.Context, front, back Image, c call) (*Result, error) {
+func (s *Service) recognizeBoth(ctx context.Context, front, back Image, o callOpts) (*Result, error) {
 	var fr, br *Reading
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		r, err := s.recognizeOne(gctx, front, SideFront, c)
+		r, err := s.recognizeOne(gctx, front, SideFront, o)
 		if err != nil {
 			return prefixed(err, "front image: ")
 		}
@@ -183,7 +194,9 @@ func (s *Service) recognizeBoth(ctx context.Context, front, back Image, c call) 
 		return nil
 	})
 	g.Go(func() error {
-		r, err := s.recognizeOne(gctx, back, SideBack, call{mode: c.mode})
+		ob := o
+		ob.portrait = false // the portrait is on the front
+		r, err := s.recognizeOne(gctx, back, SideBack, ob)
 		if err != nil {
 			return prefixed(err, "back image: ")
 		}
@@ -194,12 +207,15 @@ func (s *Service) recognizeBoth(ctx context.Context, front, back Image, c call) 
 		return nil, err
 	}
 	rep := idcard.Examine(fr.Front, br.Back, s.now())
-	provider := fr.provider
-	if br.provider != provider {
-		provider += "," + br.provider
+	both := &Reading{provider: fr.provider, reason: fr.reason, cached: fr.cached && br.cached}
+	if br.provider != fr.provider {
+		both.provider += "," + br.provider
 	}
-	r := result(provider, SideBoth, rep, append(fr.Checks, br.Checks...))
-	if c.portrait {
+	if br.reason != fr.reason {
+		both.reason += "," + br.reason
+	}
+	r := result(both, SideBoth, rep, append(fr.Checks, br.Checks...))
+	if o.portrait {
 		r.Portrait = fr.Portrait
 	}
 	return r, nil
@@ -216,15 +232,17 @@ func prefixed(err error, prefix string) error {
 
 // result shapes the report and the provider's own checks as the API's success body; the
 // provider's checks count in the verdict like the examination's.
-func result(provider string, side Side, rep idcard.Report, extra []idcard.Check) *Result {
+func result(who *Reading, side Side, rep idcard.Report, extra []idcard.Check) *Result {
 	rep.Add(extra...)
 	r := &Result{
-		Provider: provider,
-		Side:     side,
-		Card:     rep.Card,
-		Checks:   rep.Checks,
-		Verdict:  rep.Verdict,
-		Warnings: rep.Warnings,
+		Provider:       who.provider,
+		ProviderReason: who.reason,
+		Cached:         who.cached,
+		Side:           side,
+		Card:           rep.Card,
+		Checks:         rep.Checks,
+		Verdict:        rep.Verdict,
+		Warnings:       rep.Warnings,
 	}
 	// Empty lists are [] in JSON, never null: clients iterate them without a check.
 	if r.Checks == nil {
@@ -236,17 +254,25 @@ func result(provider string, side Side, rep idcard.Report, extra []idcard.Check)
 	return r
 }
 
-// recognizeOne reads one image and checks that it shows the wanted side (auto: either). The
-// Reading returned has its Side set.
-func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, c call) (*Reading, error) {
-	in, err := s.input(ctx, im)
+// recognizeOne reads one image, from the result cache when it was read recently, and checks
+// that it shows the wanted side (auto: either). The Reading returned has its Side set.
+func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, o callOpts) (*Reading, error) {
+	in, ref, err := s.input(im)
 	if err != nil {
 		return nil, err
 	}
-	in.Side, in.Mode, in.Portrait = want, c.mode, c.portrait
-	rd, err := s.call(ctx, in)
-	if err != nil {
-		return nil, err
+	in.Side, in.Mode, in.Portrait = want, o.mode, o.portrait
+	rd := s.cached(ctx, ref, o)
+	if rd == nil {
+		if im.FileID != "" {
+			if in.URL, err = s.downloadURL(ctx, strings.TrimSpace(im.FileID)); err != nil {
+				return nil, err
+			}
+		}
+		if rd, err = s.call(ctx, in, o); err != nil {
+			return nil, err
+		}
+		s.remember(ctx, ref, o, rd)
 	}
 	got, err := sideOf(rd)
 	if err != nil {
@@ -259,21 +285,27 @@ func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, c call)
 	return rd, nil
 }
 
-// input turns an image reference into what a provider takes: checked bytes, a URL that
-// passed the policy, or a fileID's download URL. Everything rejected here costs no quota.
-func (s *Service) input(ctx context.Context, im Image) (Input, error) {
+// input turns an image reference into what a provider takes, without any network call:
+// checked bytes, or a URL that passed the policy (a fileID is resolved to its download URL
+// only after a cache miss). ref identifies the image for the result cache: its bytes, or
+// the fileID or URL. Everything rejected here costs no quota.
+func (s *Service) input(im Image) (in Input, ref []byte, err error) {
 	switch {
 	case im.FileID != "":
-		u, err := s.downloadURL(ctx, strings.TrimSpace(im.FileID))
-		return Input{URL: u}, err
+		id := strings.TrimSpace(im.FileID)
+		if !strings.HasPrefix(id, "cloud://") {
+			return Input{}, nil, apperr.Errorf(apperr.InvalidRequest, "fileId must be a cloud storage file ID (cloud://<env>.<bucket>/<path>)")
+		}
+		return Input{}, []byte("fileId\x00" + id), nil
 	case im.URL != "":
 		u, err := s.policy.CheckURL(strings.TrimSpace(im.URL))
 		if err != nil {
-			return Input{}, err
+			return Input{}, nil, err
 		}
-		return Input{URL: u.String()}, nil
+		return Input{URL: u.String()}, []byte("imageUrl\x00" + u.String()), nil
 	default:
-		return s.bytesInput(im.Bytes)
+		in, err = s.bytesInput(im.Bytes)
+		return in, im.Bytes, err
 	}
 }
 
@@ -300,11 +332,10 @@ func sideOf(r *Reading) (Side, error) {
 	return "", apperr.Errorf(apperr.NoCardFound, "no ID card was recognised in the image")
 }
 
-// call asks the provider to read in. When the provider could not download a URL (WeChat
-// answers 101000 on non-standard ports and intermittently) we fetch the image ourselves with
-// the SSRF-safe fetcher and send the bytes.
-func (s *Service) call(ctx context.Context, in Input) (*Reading, error) {
-	p := s.providers[0]
+// callProvider asks p to read in. When p could not download a URL (WeChat answers 101000
+// on non-standard ports and intermittently) we fetch the image ourselves with the SSRF-safe
+// fetcher and send the bytes.
+func (s *Service) callProvider(ctx context.Context, p Provider, in Input) (*Reading, error) {
 	rd, err := p.Recognize(ctx, in)
 	if err == nil {
 		if rd == nil {
@@ -359,9 +390,6 @@ func upstreamCode(e *apperr.Error) string {
 // skips the caller URL policy; the fallback fetch still applies it, together with the
 // fetcher's address checks.
 func (s *Service) downloadURL(ctx context.Context, fileID string) (string, error) {
-	if !strings.HasPrefix(fileID, "cloud://") {
-		return "", apperr.Errorf(apperr.InvalidRequest, "fileId must be a cloud storage file ID (cloud://<env>.<bucket>/<path>)")
-	}
 	env := s.cloudEnv
 	if env == "" {
 		e, err := wechat.EnvFromFileID(fileID)
