@@ -24,6 +24,7 @@ import (
 // one emulated WeChat, like SCF instances started cold at the same moment.
 type fleet struct {
 	emu   *emulator.Emulator
+	upURL string // the emulator: WeChat's API base and Tencent Cloud's endpoint
 	bases []string
 	procs []*exec.Cmd
 	logs  []*syncbuf.Buffer
@@ -37,12 +38,17 @@ func startFleet(t *testing.T, n int, redisURL string, extra ...string) *fleet {
 	f := &fleet{emu: emulator.New(emulator.Options{Files: emulator.SampleFiles()})}
 	up := httptest.NewServer(f.emu.Handler())
 	t.Cleanup(up.Close)
+	f.upURL = up.URL
 	for i := 0; i < n; i++ {
 		cmd := exec.Command(binPath, "serve", "--addr", "127.0.0.1:0")
 		cmd.Env = baseEnv(
 			"WX_APPID="+emulator.DefaultAppID,
 			"WX_APPSECRET="+emulator.DefaultSecret,
 			"WX_API_BASE="+up.URL,
+			// Tencent Cloud OCR, for OCR_PROVIDER=tencent or auto: the same emulator.
+			"OCR_TENCENT_ENDPOINT="+up.URL,
+			"TENCENTCLOUD_SECRETID="+emulator.DefaultTencentSecretID,
+			"TENCENTCLOUD_SECRETKEY="+emulator.DefaultTencentSecretKey,
 			"TOKEN_STORE="+redisURL,
 			"API_KEYS="+fleetKey,
 			"RATE_LIMIT_PER_MINUTE=0",

@@ -246,3 +246,89 @@ func encodings(s string) []string {
 	return []string{s, hex.EncodeToString(b), base64.StdEncoding.EncodeToString(b),
 		base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b), q[1 : len(q)-1]}
 }
+
+// TestFleetAutoFailover: OCR_PROVIDER=auto on two instances sharing one Redis and one
+// emulator (WeChat and Tencent Cloud). A strict request goes to Tencent; WeChat answering
+// 45009 sends the request to Tencent and is remembered, so that neither instance calls WeChat
+// again until midnight in Shanghai; with Tencent's package used up too, the caller gets
+// QUOTA_EXHAUSTED at once with Retry-After.
+func TestFleetAutoFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 2 processes")
+	}
+	rs := redistest.Start(t)
+	f := startFleet(t, 2, rs.URL, "OCR_PROVIDER=auto", "RESULT_CACHE_TTL=0")
+	calls := func() (wx, tc int) {
+		s := f.emu.Stats().Calls
+		return s[emulator.PathOCRIDCard], s[emulator.PathTencentCloud]
+	}
+	expect := func(what string, m map[string]any, provider, reason string) {
+		t.Helper()
+		if m["provider"] != provider || m["providerReason"] != reason {
+			t.Fatalf("%s: provider %v reason %v, want %s %s (%v)", what, m["provider"], m["providerReason"], provider, reason, m)
+		}
+	}
+
+	// Healthy: WeChat answers; a request asking for fraud signals goes to Tencent.
+	_, _, m := send(t, f.bases[0], fileBody("cards/front.png"))
+	expect("plain", m, "wechat", "configured")
+	_, _, m = send(t, f.bases[1], `{"fileId":"`+SandboxFileID("cards/front-photocopy.png")+`","checks":"strict"}`)
+	expect("strict", m, "tencent", "strict_checks")
+	if m["verdict"] != "reject" || checkStatus(m, "not_photocopy") != "fail" {
+		t.Errorf("strict photocopy: verdict %v, not_photocopy %q", m["verdict"], checkStatus(m, "not_photocopy"))
+	}
+	if wx, tc := calls(); wx != 1 || tc != 1 {
+		t.Fatalf("calls WeChat %d Tencent %d, want 1 and 1", wx, tc)
+	}
+
+	// WeChat's daily quota runs out.
+	if err := f.emu.AddFault(emulator.Fault{Endpoint: emulator.PathOCRIDCard, ErrCode: 45009}); err != nil {
+		t.Fatal(err)
+	}
+	status, _, m := send(t, f.bases[0], fileBody("cards/back.png"))
+	if status != 200 {
+		t.Fatalf("on 45009: %d %v", status, m)
+	}
+	expect("on 45009", m, "tencent", "quota_exhausted")
+	for i, base := range f.bases {
+		_, _, m := send(t, base, fileBody("cards/front-senior.png"))
+		expect(fmt.Sprintf("instance %d after 45009", i), m, "tencent", "quota_exhausted")
+	}
+	if wx, tc := calls(); wx != 2 || tc != 4 {
+		t.Fatalf("calls WeChat %d Tencent %d, want 2 (no WeChat call after 45009) and 4", wx, tc)
+	}
+	c := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer c.Close()
+	ctx := context.Background()
+	marks, _ := c.Keys(ctx, quota.DefaultKeyPrefix+"exhausted:*").Result()
+	if len(marks) != 1 {
+		t.Fatalf("exhaustion marks %q, want WeChat's", marks)
+	}
+	if ttl := c.PTTL(ctx, marks[0]).Val(); ttl.Seconds() < float64(untilShanghaiMidnight()-60) || ttl.Seconds() > float64(untilShanghaiMidnight()+60) {
+		t.Errorf("WeChat's mark lives %v, want until midnight Asia/Shanghai (%d s)", ttl, untilShanghaiMidnight())
+	}
+	if !strings.Contains(f.logs[0].String(), `"msg":"failing over to the next OCR provider"`) ||
+		!strings.Contains(f.logs[0].String(), `"providerReason":"quota_exhausted"`) {
+		t.Errorf("the failover is not logged:\n%s", f.logs[0])
+	}
+
+	// Tencent's resource package is used up as well: nobody can answer.
+	if err := f.emu.AddFault(emulator.Fault{Endpoint: emulator.PathTencentCloud, TencentCode: "ResourceUnavailable.ResourcePackageRunOut"}); err != nil {
+		t.Fatal(err)
+	}
+	status, retry, m := send(t, f.bases[1], fileBody("cards/front.png"))
+	if status != 429 || errCode(m) != "QUOTA_EXHAUSTED" {
+		t.Fatalf("both exhausted: %d %v", status, m)
+	}
+	if n, err := strconv.Atoi(retry); err != nil || n < 1 || n > 3600 {
+		t.Errorf("Retry-After %q, want the sooner reset (Tencent's, within the hour)", retry)
+	}
+	wxBefore, tcBefore := calls()
+	status, _, m = send(t, f.bases[0], fileBody("cards/front.png"))
+	if status != 429 || errCode(m) != "QUOTA_EXHAUSTED" {
+		t.Fatalf("both remembered: %d %v", status, m)
+	}
+	if wx, tc := calls(); wx != wxBefore || tc != tcBefore {
+		t.Fatalf("a provider known to be exhausted was called: WeChat %d→%d Tencent %d→%d", wxBefore, wx, tcBefore, tc)
+	}
+}
