@@ -89,6 +89,8 @@ func TestCloudCallWithInvocationCloudBaseToken(t *testing.T) {
 		"CLOUDBASE_ACCESS_TOKEN_FILE": filepath.Join(t.TempDir(), "absent"),
 		"WX_API_BASE":                 up.URL,
 		"TOKEN_STORE":                 "memory://",
+		// Each call must reach WeChat: the same image is sent again and again.
+		"RESULT_CACHE_TTL": "0",
 	}
 	cfg, err := config.FromEnv(func(k string) string { return env[k] })
 	if err != nil {
