@@ -123,10 +123,10 @@ func (s *flakyStore) TryLock(ctx context.Context, key string, ttl time.Duration)
 	return s.Store.TryLock(ctx, key, ttl)
 }
 
-func (s *flakyStore) ReserveForce(ctx context.Context, key string, now time.Time) (bool, error) {
+func (s *flakyStore) ReserveForce(ctx context.Context, key string, now time.Time) (bool, time.Duration, error) {
 	if s.down.Load() {
 		s.fails.Add(1)
-		return false, errDown
+		return false, 0, errDown
 	}
 	return s.Store.ReserveForce(ctx, key, now)
 }

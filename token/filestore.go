@@ -135,13 +135,13 @@ func (s *FileStore) TryLock(_ context.Context, _ string, _ time.Duration) (Unloc
 }
 
 // ReserveForce implements Store.
-func (s *FileStore) ReserveForce(ctx context.Context, _ string, now time.Time) (bool, error) {
+func (s *FileStore) ReserveForce(ctx context.Context, _ string, now time.Time) (bool, time.Duration, error) {
 	if err := s.ensureDir(); err != nil {
-		return false, err
+		return false, 0, err
 	}
 	unlock, err := s.lockWait(ctx, s.path+".state.lock")
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	defer unlock()
 	fp := s.path + ".force.json"
@@ -150,14 +150,14 @@ func (s *FileStore) ReserveForce(ctx context.Context, _ string, now time.Time) (
 		_ = json.Unmarshal(b, &r) // a damaged counter file starts over
 	}
 	f := forceState{last: r.Last, day: r.Day, count: r.Count}
-	if !f.reserve(now) {
-		return false, nil
+	if ok, wait := f.reserve(now); !ok {
+		return false, wait, nil
 	}
 	b, _ := json.Marshal(forceRecord{Last: f.last, Day: f.day, Count: f.count})
 	if err := writeAtomic(fp, b); err != nil {
-		return false, err
+		return false, 0, err
 	}
-	return true, nil
+	return true, 0, nil
 }
 
 // Close implements Store.

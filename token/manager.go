@@ -38,10 +38,9 @@ var ErrForceLimited = errors.New("access token was rejected and force_refresh is
 // again (a normal fetch may by then return a new token, or another instance may have stored
 // one).
 type ForceLimitedError struct {
-	// Wait is how long until a forced refresh should be allowed: exact when this process
-	// forced last, else the 30 s interval, the longest another instance's force holds it.
-	// A spent daily budget lasts until midnight Beijing time, longer than Wait says; the
-	// store does not tell the two apart.
+	// Wait is how long until the force limits allow a forced refresh again, as the store
+	// counts them: the rest of the 30 s interval, or until midnight Beijing time when the
+	// day's 20 are spent.
 	Wait time.Duration
 }
 
@@ -101,7 +100,6 @@ type Manager struct {
 	mu         sync.Mutex
 	rejected   [4]string  // the last values WeChat rejected, newest first
 	localForce forceState // force limits while the store is down
-	lastForce  time.Time  // when this process last forced a refresh (m.now's clock)
 	fetches    atomic.Int64
 }
 
@@ -374,10 +372,7 @@ func (m *Manager) fetchChecked(ctx context.Context) (Token, error) {
 	if !m.isRejected(t.Value) {
 		return t, nil
 	}
-	allowed, err := m.reserveForce(ctx)
-	if err != nil {
-		return Token{}, err
-	}
+	allowed, wait := m.reserveForce(ctx)
 	if allowed {
 		m.log.Warn("WeChat returned the token it had just rejected; forcing a refresh")
 		return m.fetch(ctx, true)
@@ -387,20 +382,7 @@ func (m *Manager) fetchChecked(ctx context.Context) (Token, error) {
 			return t, nil
 		}
 	}
-	return Token{}, &ForceLimitedError{Wait: m.forceWait()}
-}
-
-// forceWait estimates how long until a forced refresh is allowed again.
-func (m *Manager) forceWait() time.Duration {
-	m.mu.Lock()
-	last := m.lastForce
-	m.mu.Unlock()
-	if !last.IsZero() {
-		if w := last.Add(ForceMinInterval).Sub(m.now()); w > 0 && w <= ForceMinInterval {
-			return w
-		}
-	}
-	return ForceMinInterval
+	return Token{}, &ForceLimitedError{Wait: wait}
 }
 
 func (m *Manager) fetch(ctx context.Context, force bool) (Token, error) {
@@ -419,27 +401,23 @@ func (m *Manager) fetch(ctx context.Context, force bool) (Token, error) {
 }
 
 // reserveForce counts one force_refresh against the limits shared through the store (or, with
-// the store down, this process's own) and reports whether it may be made.
-func (m *Manager) reserveForce(ctx context.Context) (bool, error) {
+// the store down, this process's own) and reports whether it may be made, and if not, how
+// long until it may.
+func (m *Manager) reserveForce(ctx context.Context) (ok bool, wait time.Duration) {
 	now := m.now()
-	ok, stored := false, false
 	if m.br.Allow() {
 		err := m.storeOp(ctx, "reserve force_refresh", func(c context.Context) (err error) {
-			ok, err = m.store.ReserveForce(c, m.key, now)
+			ok, wait, err = m.store.ReserveForce(c, m.key, now)
 			return err
 		})
-		stored = err == nil
+		if err == nil {
+			return ok, wait
+		}
 	}
+	// Without the store, this instance still keeps to the limits on its own.
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !stored {
-		// Without the store, this instance still keeps to the limits on its own.
-		ok = m.localForce.reserve(now)
-	}
-	if ok {
-		m.lastForce = now
-	}
-	return ok, nil
+	return m.localForce.reserve(now)
 }
 
 // waitStore polls the store with jittered backoff until it holds a usable token or bound

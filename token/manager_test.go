@@ -297,13 +297,36 @@ func TestForceLimitedByAnotherInstanceWaitsTheInterval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, _ := st.ReserveForce(ctx, "wxapp", clk.Now()); !ok {
+	if ok, _, _ := st.ReserveForce(ctx, "wxapp", clk.Now()); !ok {
 		t.Fatal("another instance could not reserve a force")
 	}
 	_ = a.Invalidate(ctx, tok.Value)
 	var fl *ForceLimitedError
 	if _, err := a.Token(ctx); !errors.As(err, &fl) || fl.Wait != ForceMinInterval {
 		t.Fatalf("%v, want *ForceLimitedError waiting %v", err, ForceMinInterval)
+	}
+}
+
+// With the day's forces spent, the answer says to wait until midnight China time, not 30 s.
+func TestForceLimitedDaySpentWaitsUntilMidnight(t *testing.T) {
+	clk := newFakeClock() // 18:00 China time
+	st := NewMemoryStore()
+	f := newFakeFetcher(clk.Now)
+	a := newTestManager(t, f, WithStore(st), WithClock(clk.Now))
+	ctx := context.Background()
+	tok, err := a.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < ForceDailyLimit; i++ {
+		if ok, _, _ := st.ReserveForce(ctx, "wxapp", clk.Now().Add(-time.Duration(i+1)*time.Minute)); !ok {
+			t.Fatalf("force %d refused", i+1)
+		}
+	}
+	_ = a.Invalidate(ctx, tok.Value)
+	var fl *ForceLimitedError
+	if _, err := a.Token(ctx); !errors.As(err, &fl) || fl.Wait != 6*time.Hour {
+		t.Fatalf("%v, want *ForceLimitedError waiting the 6 h to China midnight", err)
 	}
 }
 
@@ -319,7 +342,7 @@ func TestForceDailyLimit(t *testing.T) {
 			now := time.Date(2026, 3, 1, 15, 0, 0, 0, time.UTC)
 			n := 0
 			for i := 0; i < 30; i++ {
-				ok, err := st.ReserveForce(ctx, "wxapp", now.Add(time.Duration(i)*ForceMinInterval))
+				ok, _, err := st.ReserveForce(ctx, "wxapp", now.Add(time.Duration(i)*ForceMinInterval))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -330,11 +353,15 @@ func TestForceDailyLimit(t *testing.T) {
 			if n != ForceDailyLimit {
 				t.Fatalf("forces allowed in one day = %d, want %d", n, ForceDailyLimit)
 			}
-			if ok, _ := st.ReserveForce(ctx, "wxapp", now.Add(time.Hour)); !ok {
+			// The day's forces are spent at 23:15 China time: wait until midnight.
+			if ok, wait, _ := st.ReserveForce(ctx, "wxapp", now.Add(15*time.Minute)); ok || wait != 45*time.Minute {
+				t.Fatalf("spent day: ok %v wait %v, want a 45 min wait", ok, wait)
+			}
+			if ok, _, _ := st.ReserveForce(ctx, "wxapp", now.Add(time.Hour)); !ok {
 				t.Fatal("force refused after China midnight")
 			}
-			if ok, _ := st.ReserveForce(ctx, "wxapp", now.Add(time.Hour+ForceMinInterval-time.Nanosecond)); ok {
-				t.Fatal("second force within 30 s allowed")
+			if ok, wait, _ := st.ReserveForce(ctx, "wxapp", now.Add(time.Hour+ForceMinInterval-time.Second)); ok || wait != time.Second {
+				t.Fatalf("second force 29 s later: ok %v wait %v, want refused with 1 s left", ok, wait)
 			}
 		})
 	}

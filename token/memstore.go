@@ -108,7 +108,7 @@ func (s *MemoryStore) TryLock(_ context.Context, key string, ttl time.Duration) 
 }
 
 // ReserveForce implements Store.
-func (s *MemoryStore) ReserveForce(_ context.Context, key string, now time.Time) (bool, error) {
+func (s *MemoryStore) ReserveForce(_ context.Context, key string, now time.Time) (bool, time.Duration, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.ops["force"]++
@@ -117,23 +117,26 @@ func (s *MemoryStore) ReserveForce(_ context.Context, key string, now time.Time)
 		f = &forceState{}
 		s.force[key] = f
 	}
-	return f.reserve(now), nil
+	ok, wait := f.reserve(now)
+	return ok, wait, nil
 }
 
-func (f *forceState) reserve(now time.Time) bool {
+// reserve applies the force limits at now; when they refuse, wait is how long until they
+// may not.
+func (f *forceState) reserve(now time.Time) (ok bool, wait time.Duration) {
 	day := chinaDay(now)
 	if f.day != day {
 		f.day, f.count = day, 0
 	}
 	if f.count >= ForceDailyLimit {
-		return false
+		return false, untilChinaMidnight(now)
 	}
-	if !f.last.IsZero() && now.Sub(f.last) < ForceMinInterval && now.Sub(f.last) > -ForceMinInterval {
-		return false
+	if since := now.Sub(f.last); !f.last.IsZero() && since < ForceMinInterval && since > -ForceMinInterval {
+		return false, min(ForceMinInterval-since, ForceMinInterval)
 	}
 	f.last = now
 	f.count++
-	return true
+	return true, 0
 }
 
 // Close implements Store.

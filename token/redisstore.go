@@ -46,14 +46,19 @@ return 0`)
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`)
 	// force_refresh reservation: at most one per ARGV[1] ms (KEYS[1]) and ARGV[2] per day
-	// (KEYS[2], kept two days so that clocks around midnight agree).
+	// (KEYS[2], kept two days so that clocks around midnight agree). Returns 0 when reserved,
+	// -1 when the day's forces are spent, else the milliseconds left of the interval.
 	redisReserveForce = redis.NewScript(`
 local n = tonumber(redis.call('GET', KEYS[2]) or '0')
-if n >= tonumber(ARGV[2]) then return 0 end
-if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+if n >= tonumber(ARGV[2]) then return -1 end
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  local left = redis.call('PTTL', KEYS[1])
+  if left < 1 then left = 1 end
+  return left
+end
 redis.call('INCR', KEYS[2])
 redis.call('PEXPIRE', KEYS[2], 172800000)
-return 1`)
+return 0`)
 )
 
 // redisLogger sends go-redis's own messages (one per failed dial, many during an outage) to
@@ -174,15 +179,20 @@ func (s *RedisStore) TryLock(ctx context.Context, key string, ttl time.Duration)
 }
 
 // ReserveForce implements Store with one Lua script.
-func (s *RedisStore) ReserveForce(ctx context.Context, key string, now time.Time) (bool, error) {
+func (s *RedisStore) ReserveForce(ctx context.Context, key string, now time.Time) (bool, time.Duration, error) {
 	k := s.Key(key)
 	n, err := redisReserveForce.Run(ctx, s.c,
 		[]string{k + ":force:last", k + ":force:day:" + chinaDay(now)},
-		ForceMinInterval.Milliseconds(), ForceDailyLimit).Int()
-	if err != nil {
-		return false, fmt.Errorf("redis reserve force_refresh: %w", err)
+		ForceMinInterval.Milliseconds(), ForceDailyLimit).Int64()
+	switch {
+	case err != nil:
+		return false, 0, fmt.Errorf("redis reserve force_refresh: %w", err)
+	case n == 0:
+		return true, 0, nil
+	case n < 0:
+		return false, untilChinaMidnight(now), nil
 	}
-	return n == 1, nil
+	return false, time.Duration(n) * time.Millisecond, nil
 }
 
 // Close implements Store.

@@ -109,17 +109,18 @@ func TestRedisStoreOperations(t *testing.T) {
 
 	// Force limits: one per 30 s (real-time PX) and 20 per China day.
 	now := time.Date(2026, 3, 1, 3, 0, 0, 0, time.UTC)
-	if ok, err := st.ReserveForce(ctx, "wxapp", now); !ok || err != nil {
+	if ok, _, err := st.ReserveForce(ctx, "wxapp", now); !ok || err != nil {
 		t.Fatalf("first force: %v %v", ok, err)
 	}
-	if ok, _ := st.ReserveForce(ctx, "wxapp", now); ok {
-		t.Fatal("second force within 30 s allowed")
+	if ok, wait, _ := st.ReserveForce(ctx, "wxapp", now); ok || wait <= 0 || wait > ForceMinInterval {
+		t.Fatalf("second force within 30 s: ok %v wait %v, want refused with at most 30 s left", ok, wait)
 	}
 	dayKey := st.Key("wxapp") + ":force:day:" + chinaDay(now)
 	c.Set(ctx, dayKey, ForceDailyLimit, time.Hour)
 	c.Del(ctx, st.Key("wxapp")+":force:last")
-	if ok, _ := st.ReserveForce(ctx, "wxapp", now); ok {
-		t.Fatal("force allowed over the daily limit")
+	// 03:00 UTC is 11:00 China time: 13 hours to midnight.
+	if ok, wait, _ := st.ReserveForce(ctx, "wxapp", now); ok || wait != 13*time.Hour {
+		t.Fatalf("over the daily limit: ok %v wait %v, want refused until China midnight (13 h)", ok, wait)
 	}
 }
 

@@ -43,8 +43,10 @@ type Store interface {
 	TryLock(ctx context.Context, key string, ttl time.Duration) (unlock Unlock, ok bool, err error)
 	// ReserveForce counts one force_refresh for key if the limits allow it now: at most one
 	// per ForceMinInterval and ForceDailyLimit per day (China time) across all users of the
-	// store. It reports whether the caller may force.
-	ReserveForce(ctx context.Context, key string, now time.Time) (bool, error)
+	// store. It reports whether the caller may force and, when not, how long until the limits
+	// allow one again: the rest of the interval, or until midnight China time when the day's
+	// forces are spent.
+	ReserveForce(ctx context.Context, key string, now time.Time) (ok bool, wait time.Duration, err error)
 	// Close releases the store's resources.
 	Close() error
 }
@@ -112,6 +114,12 @@ func schemeOf(raw string) string {
 		return raw[:i]
 	}
 	return ""
+}
+
+// untilChinaMidnight is how long from now until the daily limits reset.
+func untilChinaMidnight(now time.Time) time.Duration {
+	t := now.In(chinaZone)
+	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, chinaZone).Sub(now)
 }
 
 // chinaDay is the day the WeChat daily limits count in.
