@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -168,3 +169,32 @@ func TestEditionAfterAndCodesUnder(t *testing.T) {
 		}
 	}
 }
+
+// TestShixiaquCounts holds the 市辖区 rows to what the shared data's README states: 282 city
+// codes (xxxx01) in the 2018-10 edition, and in 2023 the same less 371201 (莱芜, merged into
+// 济南), one of them (620201) under the name the 2023 edition gives it.
+func TestShixiaquCounts(t *testing.T) {
+	count := func(year int) (n int) {
+		for p := 1100; p <= 6599; p++ {
+			c := strconv.Itoa(p) + "01"
+			r, ok := LookupRegion(c, year)
+			if ok && r.InUseAtBirth && r.Edition == nearestYear(year) {
+				if r.County == "市辖区" || c == "620201" {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	if n := count(2018); n != 282 {
+		t.Errorf("2018: %d 市辖区 codes, want 282", n)
+	}
+	if n := count(2023); n != 281 {
+		t.Errorf("2023: %d 市辖区 codes, want 281", n)
+	}
+	if r, _ := LookupRegion("371201", 2023); r.Current || r.InUseAtBirth {
+		t.Errorf("371201 in 2023: %+v", r)
+	}
+}
+
+func nearestYear(year int) int { return rt.years[nearestEdition(year)] }
