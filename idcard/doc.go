@@ -38,7 +38,8 @@
 //     invalid. 810000, 820000 and 830000 are the Hong Kong, Macao and Taiwan residence
 //     permits' own codes and are recognised as such.
 //   - A prefecture code (xxxx00) is the county level itself for a prefecture-level city
-//     without counties (东莞 441900, 中山 442000, 儋州 460400): valid, nothing raised. Under
+//     without counties (东莞 441900, 中山 442000, 儋州 460400, 嘉峪关 620200, whose only row
+//     under it is its 市辖区 620201): valid, nothing raised. Under
 //     any other prefecture it names no county: warning region_prefecture_level (review).
 //   - A code retired before the holder was born (birth year after the first edition that no
 //     longer lists it; 110201 was last listed in 1981) cannot have been assigned to them:

@@ -103,6 +103,7 @@ func TestAnalyze(t *testing.T) {
 		{"440620 中山市 stays a county-level city in 1983", withCheck("44062019830101000"), ResidentID, withCheck("44062019830101000"), "", "1983-01-01", "female", 42, "广东省佛山市中山市", nil, []string{"region_retired"}},
 		// issue 7 §1: prefecture- and province-level codes
 		{"441900 东莞市, a city without counties", withCheck("44190019900101001"), ResidentID, withCheck("44190019900101001"), "", "1990-01-01", "male", 35, "广东省东莞市", nil, nil},
+		{"620200 嘉峪关市, a city whose only row under it is 市辖区", withCheck("62020019900101001"), ResidentID, withCheck("62020019900101001"), "", "1990-01-01", "male", 35, "甘肃省嘉峪关市", nil, nil},
 		{"440300 深圳市, a prefecture with districts", withCheck("44030019900101001"), ResidentID, withCheck("44030019900101001"), "", "1990-01-01", "male", 35, "广东省深圳市", nil, []string{"region_prefecture_level"}},
 		{"110000 北京市, a province", withCheck("11000019900101001"), ResidentID, withCheck("11000019900101001"), "", "1990-01-01", "male", 35, "北京市", []string{"region_not_county"}, nil},
 		{"110000 legacy 15", "110000900101001", ResidentIDLegacy15, withCheck("11000019900101001"), "110000900101001", "1990-01-01", "male", 35, "北京市", []string{"region_not_county"}, nil},

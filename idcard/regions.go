@@ -144,14 +144,15 @@ func LookupRegion(code string, year int) (r Region, ok bool) {
 	return r, true
 }
 
-// hasCodesUnder reports whether any code of the table lies under the prefecture-level code
-// (xxxx01-xxxx99), in any edition.
+// hasCodesUnder reports whether any county-level code of the table lies under the
+// prefecture-level code (xxxx02-xxxx99), in any edition. xxxx01 is left out: it is the
+// 市辖区 summary row, which a city without counties (620200 嘉峪关 → 620201) also has.
 func hasCodesUnder(code string) bool {
 	c, ok := parseCode(code)
 	if !ok {
 		return false
 	}
-	i, _ := findCode(c + 1)
+	i, _ := findCode(c + 2)
 	return i < rt.nCodes && int(u32(regionData, rt.codes+4*i)) < c+100
 }
 

@@ -163,7 +163,7 @@ func TestEditionAfterAndCodesUnder(t *testing.T) {
 			t.Errorf("editionAfter(%d) = %d, want %d", y, got, want)
 		}
 	}
-	for code, want := range map[string]bool{"440300": true, "441900": false, "442000": false, "460400": false, "110100": true, "x": false} {
+	for code, want := range map[string]bool{"440300": true, "441900": false, "442000": false, "460400": false, "620200": false, "110100": true, "x": false} {
 		if got := hasCodesUnder(code); got != want {
 			t.Errorf("hasCodesUnder(%s) = %v, want %v", code, got, want)
 		}
