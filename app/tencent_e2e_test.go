@@ -90,6 +90,15 @@ func TestServeSandboxTencentProvider(t *testing.T) {
 			t.Errorf("check %s = %q, want %q", name, got, st)
 		}
 	}
+	seen := map[string]int{}
+	for _, c := range m["checks"].([]any) {
+		seen[c.(map[string]any)["name"].(string)]++
+	}
+	for name, n := range seen {
+		if n != 1 {
+			t.Errorf("check %s appears %d times", name, n)
+		}
+	}
 	if _, ok := m["portrait"]; ok {
 		t.Error("a portrait was returned without being asked for")
 	}

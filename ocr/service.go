@@ -214,7 +214,7 @@ func (s *Service) recognizeBoth(ctx context.Context, front, back Image, o callOp
 	if br.reason != fr.reason {
 		both.reason += "," + br.reason
 	}
-	r := result(both, SideBoth, rep, append(fr.Checks, br.Checks...))
+	r := result(both, SideBoth, rep, mergeChecks(fr.Checks, br.Checks))
 	if o.portrait {
 		r.Portrait = fr.Portrait
 	}
@@ -228,6 +228,39 @@ func prefixed(err error, prefix string) error {
 	cp := *ae
 	cp.Message = prefix + cp.Message
 	return &cp
+}
+
+// severity orders check statuses for mergeChecks: the worse one is kept.
+var severity = map[idcard.Status]int{idcard.StatusSkip: 0, idcard.StatusPass: 1, idcard.StatusWarn: 2, idcard.StatusFail: 3}
+
+// mergeChecks combines the provider's checks of the front and the back image: a signal
+// reported for both images (Tencent reports every warning for each) appears once, with the
+// worse status, and its message says which image raised it.
+func mergeChecks(front, back []idcard.Check) []idcard.Check {
+	out := make([]idcard.Check, 0, len(front)+len(back))
+	at := make(map[string]int, len(front))
+	for _, c := range front {
+		at[c.Name] = len(out)
+		out = append(out, c)
+	}
+	for _, c := range back {
+		i, ok := at[c.Name]
+		if !ok {
+			out = append(out, c)
+			continue
+		}
+		f := out[i]
+		switch {
+		case severity[c.Status] > severity[f.Status]:
+			c.Message = "back image: " + c.Message
+			out[i] = c
+		case severity[f.Status] > severity[c.Status]:
+			out[i].Message = "front image: " + f.Message
+		case f.Status == idcard.StatusFail || f.Status == idcard.StatusWarn:
+			out[i].Message = "both images: " + f.Message
+		}
+	}
+	return out
 }
 
 // result shapes the report and the provider's own checks as the API's success body; the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
 	"github.com/wxocr/scf-idcard-ocr/emulator"
+	"github.com/wxocr/scf-idcard-ocr/idcard"
 	"github.com/wxocr/scf-idcard-ocr/imagesrc"
 	"github.com/wxocr/scf-idcard-ocr/token"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
@@ -342,5 +344,24 @@ func TestNewOptions(t *testing.T) {
 	}
 	if s.policy.MaxBytes != 1000 {
 		t.Errorf("fetch limit %d exceeds the image limit", s.policy.MaxBytes)
+	}
+}
+
+func TestMergeChecks(t *testing.T) {
+	chk := func(name string, st idcard.Status) idcard.Check {
+		return idcard.Check{Name: name, Status: st, Message: name}
+	}
+	front := []idcard.Check{chk("a", idcard.StatusPass), chk("b", idcard.StatusFail), chk("c", idcard.StatusWarn), chk("only_front", idcard.StatusPass)}
+	back := []idcard.Check{chk("a", idcard.StatusWarn), chk("b", idcard.StatusPass), chk("c", idcard.StatusWarn), chk("only_back", idcard.StatusFail)}
+	got := mergeChecks(front, back)
+	want := []idcard.Check{
+		{Name: "a", Status: idcard.StatusWarn, Message: "back image: a"},
+		{Name: "b", Status: idcard.StatusFail, Message: "front image: b"},
+		{Name: "c", Status: idcard.StatusWarn, Message: "both images: c"},
+		{Name: "only_front", Status: idcard.StatusPass, Message: "only_front"},
+		{Name: "only_back", Status: idcard.StatusFail, Message: "only_back"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("mergeChecks =\n%+v\nwant\n%+v", got, want)
 	}
 }
