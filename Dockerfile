@@ -31,8 +31,14 @@ RUN apk add --no-cache libcap \
 # container need no access_token once the service has it enabled and the two APIs
 # (/cv/ocr/idcard, /tcb/batchdownloadfile) are on its allowlist. To use the token WeChat
 # pushes into the container instead, set TOKEN_SOURCE=cloudbase (README "Deploy").
+# CLOUD_HOSTING=true: wx.cloud.callContainer requests are authenticated by the X-WX-SOURCE and
+# X-WX-OPENID headers the platform sets (no API key) and limited per openid; never set it
+# where clients can reach the container directly. GOMEMLIMIT sits under the 0.5 GB of
+# container.config.json so the GC works before the container is killed.
 ENV TOKEN_SOURCE=none \
     WX_API_BASE=http://api.weixin.qq.com \
+    CLOUD_HOSTING=true \
+    GOMEMLIMIT=384MiB \
     LOG_LEVEL=info
 USER 10001:10001
 EXPOSE 80

@@ -145,6 +145,7 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 		APIKeys:          cfg.APIKeys,
 		AdminKeys:        cfg.AdminKeys,
 		AuthDisabled:     authDisabled,
+		CloudHosting:     cfg.CloudHosting,
 		Limiter:          m.limiter,
 		DailyLimiter:     dailyLimiter(m.spend),
 		MaxImageBytes:    cfg.MaxImageBytes,

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -141,7 +142,7 @@ func TestDockerfileInstructions(t *testing.T) {
 	if _, err := config.FromEnv(func(k string) string { return run.env[k] }); err != nil {
 		t.Errorf("the image's ENV does not configure the function: %v", err)
 	}
-	if run.env["TOKEN_SOURCE"] != "none" || run.env["WX_API_BASE"] != "http://api.weixin.qq.com" {
+	if run.env["TOKEN_SOURCE"] != "none" || run.env["WX_API_BASE"] != "http://api.weixin.qq.com" || run.env["CLOUD_HOSTING"] != "true" {
 		t.Errorf("image ENV %v: the documented Cloud Hosting set-up is the open interface service", run.env)
 	}
 
@@ -397,8 +398,47 @@ func TestContainerContract(t *testing.T) {
 	if err := json.Unmarshal(b, &r); err != nil || resp.StatusCode != 200 || !r.OK || r.Card.IDNumber == "" {
 		t.Fatalf("recognise through the open interface: %d %s", resp.StatusCode, b)
 	}
+
+	// A wx.cloud.callContainer request as the platform forwards it (testdata/requests, from
+	// WeChat's docs): no API key, the caller in X-WX-* headers, trusted because the image says
+	// CLOUD_HOSTING=true.
+	raw, err := os.ReadFile("../testdata/requests/cloudhosting-callcontainer.http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := http.ReadRequest(bufio.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccBody, err := io.ReadAll(cc.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ = http.NewRequest(cc.Method, base+cc.URL.Path, bytes.NewReader(ccBody))
+	req.Header = cc.Header.Clone()
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(resp2.Body)
+	resp2.Body.Close()
+	if resp2.StatusCode != 200 || !bytes.Contains(b, []byte(`"ok":true`)) {
+		t.Fatalf("callContainer request without an API key: %d %s", resp2.StatusCode, b)
+	}
+	// The same body with neither X-WX-* headers nor a key is refused.
+	req, _ = http.NewRequest(http.MethodPost, base+"/v1/idcard", bytes.NewReader(ccBody))
+	req.Header.Set("Content-Type", "application/json")
+	resp3, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp3.Body.Close()
+	if resp3.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("no key, no platform headers: %d, want 401", resp3.StatusCode)
+	}
+
 	st := emu.Stats()
-	if st.Calls[emulator.PathStableToken] != 0 || st.Calls[emulator.PathToken] != 0 || st.Calls[emulator.PathOCRIDCard] != 1 {
+	if st.Calls[emulator.PathStableToken] != 0 || st.Calls[emulator.PathToken] != 0 || st.Calls[emulator.PathOCRIDCard] != 2 {
 		t.Fatalf("upstream calls %v: the open interface needs no token endpoint", st.Calls)
 	}
 	t.Logf("served as the image would: uid %d, port %d (image user and port reproduced: %v)", run.uid, port, asImageUser)
