@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/wxocr/scf-idcard-ocr/apperr"
 )
 
 // FuzzCheckResponse feeds arbitrary statuses and bodies to the one response decoder: it must
@@ -51,6 +53,13 @@ func FuzzCheckResponse(f *testing.F) {
 			}
 			if !ok2xx && ae.ErrMsg == "" {
 				t.Fatalf("APIError with no message: %+v", ae)
+			}
+			// Every answer maps through the one table to a documented code, retryable as
+			// that code always is, with WeChat's errmsg as the upstream detail.
+			app := ae.AppError()
+			if app.Code.Status() == 500 && app.Code != apperr.Internal || app.Retryable != app.Code.Retryable() ||
+				app.Message == "" || app.Upstream == nil || app.Upstream.Message != ae.ErrMsg {
+				t.Fatalf("AppError %+v for %+v", app, ae)
 			}
 		default:
 			if !ok2xx {
