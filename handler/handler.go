@@ -366,10 +366,11 @@ func callerKey(ri *reqInfo) string {
 	return "anonymous"
 }
 
-// rateLimit takes one request from the caller's budget; the error carries Retry-After
-// seconds. Falling back when a store fails is the limiter's business (ratelimit.Fallback); a
-// limiter that still cannot decide has the request refused, fail closed.
-func (h *Handler) rateLimit(ctx context.Context, ri *reqInfo) (time.Duration, error) {
+// rateLimit takes one request from the caller's budget; the error carries its RetryAfter,
+// which writeError sends. Falling back when a store fails is the limiter's business
+// (ratelimit.Fallback); a limiter that still cannot decide has the request refused, fail
+// closed.
+func (h *Handler) rateLimit(ctx context.Context, ri *reqInfo) error {
 	key := callerKey(ri)
 	for _, l := range [...]struct {
 		limiter ratelimit.Limiter
@@ -380,16 +381,18 @@ func (h *Handler) rateLimit(ctx context.Context, ri *reqInfo) (time.Duration, er
 		}
 		ok, wait, err := l.limiter.Allow(ctx, key)
 		if err != nil {
-			return time.Second, apperr.Wrap(apperr.RateLimited, err, "the rate limit cannot be checked now: retry in 1 s")
+			e := apperr.Wrap(apperr.RateLimited, err, "the rate limit cannot be checked now: retry in 1 s")
+			e.RetryAfter = time.Second
+			return e
 		}
 		if !ok {
 			secs := ceilSeconds(wait)
 			e := apperr.Errorf(apperr.RateLimited, "%s: retry in %d s", l.what, secs)
 			e.RetryAfter = time.Duration(secs) * time.Second
-			return e.RetryAfter, e
+			return e
 		}
 	}
-	return 0, nil
+	return nil
 }
 
 func ceilSeconds(d time.Duration) int64 {
@@ -404,8 +407,7 @@ func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInf
 	if !h.cloudHostingCaller(r, ri) && !h.authorize(w, r, ri, h.apiKeys, "api") {
 		return
 	}
-	if wait, err := h.rateLimit(r.Context(), ri); err != nil {
-		w.Header().Set("Retry-After", strconv.FormatInt(int64(wait/time.Second), 10))
+	if err := h.rateLimit(r.Context(), ri); err != nil {
 		h.writeError(w, ri, err)
 		return
 	}
@@ -413,7 +415,7 @@ func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInf
 		// Served over HTTP, bodies arrive concurrently: admit this one only if its bytes fit.
 		release, err := h.inflight.acquire(h.inflight.cost(r, h.maxImage))
 		if err != nil {
-			h.overloaded(w, ri, err)
+			h.writeError(w, ri, err)
 			return
 		}
 		defer release()

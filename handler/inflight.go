@@ -2,7 +2,7 @@ package handler
 
 import (
 	"net/http"
-	"strconv"
+	"time"
 
 	"golang.org/x/sync/semaphore"
 
@@ -49,13 +49,9 @@ func (f *inflight) acquire(n int64) (func(), error) {
 		return func() {}, nil
 	}
 	if !f.sem.TryAcquire(n) {
-		return nil, apperr.Errorf(apperr.Overloaded, "this instance is receiving too many uploads at once; retry in a second")
+		e := apperr.Errorf(apperr.Overloaded, "this instance is receiving too many uploads at once; retry in a second")
+		e.RetryAfter = time.Second
+		return nil, e
 	}
 	return func() { f.sem.Release(n) }, nil
-}
-
-// overloaded answers OVERLOADED with Retry-After.
-func (h *Handler) overloaded(w http.ResponseWriter, ri *reqInfo, err error) {
-	w.Header().Set("Retry-After", strconv.Itoa(1))
-	h.writeError(w, ri, err)
 }

@@ -125,7 +125,7 @@ func (h *Handler) serveCall(ctx context.Context, ri *reqInfo, data *requestJSON)
 		// Older runtimes carry the caller in the event; the platform fills userInfo.
 		ri.openID = data.UserInfo.OpenID
 	}
-	if _, lerr := h.rateLimit(ctx, ri); lerr != nil {
+	if lerr := h.rateLimit(ctx, ri); lerr != nil {
 		return h.callError(ri, lerr)
 	}
 	res, err := h.recognize(ctx, ri, data.request())
