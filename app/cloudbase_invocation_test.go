@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -133,4 +135,84 @@ func TestCloudCallWithInvocationCloudBaseToken(t *testing.T) {
 	if e, _ := r["error"].(map[string]any); r["ok"] != false || e["code"] != "UPSTREAM_AUTH" {
 		t.Fatalf("cloud call without a token anywhere: %v, want UPSTREAM_AUTH", r)
 	}
+}
+
+// Behind Cloud Hosting (CLOUD_HOSTING=true) a callContainer request carries WeChat's
+// per-request X-WX-CLOUDBASE-ACCESS-TOKEN: with TOKEN_SOURCE=cloudbase and no pushed file it
+// is what the WeChat calls use. The header is honoured only on a trusted callContainer
+// request: with CLOUD_HOSTING=false, or without X-WX-SOURCE, it is ignored (a client could
+// otherwise make the function spend someone else's token), so the call has no token.
+func TestCloudHostingRequestToken(t *testing.T) {
+	emu := emulator.New(emulator.Options{Files: emulator.SampleFiles()})
+	up := httptest.NewServer(emu.Handler())
+	defer up.Close()
+	serve := func(cloudHosting string) *httptest.Server {
+		env := map[string]string{
+			"TOKEN_SOURCE":                "cloudbase",
+			"CLOUDBASE_ACCESS_TOKEN_FILE": filepath.Join(t.TempDir(), "absent"),
+			"WX_API_BASE":                 up.URL,
+			"TOKEN_STORE":                 "memory://",
+			"API_KEYS":                    fleetKey,
+			"CLOUD_HOSTING":               cloudHosting,
+			"RESULT_CACHE_TTL":            "0",
+		}
+		cfg, err := config.FromEnv(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewMain(context.Background(), cfg, nil, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		srv := httptest.NewServer(m.Handler)
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	post := func(srv *httptest.Server, headers map[string]string) (int, map[string]any) {
+		t.Helper()
+		body := `{"fileId":"` + SandboxFileID("cards/front.png") + `","side":"front"}`
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/idcard", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var r map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&r)
+		return resp.StatusCode, r
+	}
+	wxToken := emu.IssueCloudBaseToken(0)
+	platform := map[string]string{
+		"X-WX-SOURCE":                 "wx_client",
+		"X-WX-OPENID":                 "oX3Vd5Kq1lG2hJ8sT0uW9yZbC4aE",
+		"X-WX-APPID":                  "wxsandbox0000000001",
+		"X-WX-CLOUDBASE-ACCESS-TOKEN": wxToken,
+	}
+	behind := serve("true")
+	if status, r := post(behind, platform); status != 200 || r["ok"] != true {
+		t.Fatalf("callContainer with the platform's token: %d %v", status, r)
+	}
+
+	wantNoToken := func(what string, status int, r map[string]any) {
+		t.Helper()
+		e, _ := r["error"].(map[string]any)
+		if status == 200 || e["code"] != "UPSTREAM_AUTH" {
+			t.Fatalf("%s: %d %v, want UPSTREAM_AUTH (the header must be ignored)", what, status, r)
+		}
+	}
+	// Same server, an API-key request (no X-WX-SOURCE) that smuggles the header.
+	status, r := post(behind, map[string]string{"Authorization": "Bearer " + fleetKey, "X-WX-CLOUDBASE-ACCESS-TOKEN": wxToken})
+	wantNoToken("keyed request without X-WX-SOURCE", status, r)
+	// Not behind Cloud Hosting: every X-WX-* header is the client's.
+	headers := map[string]string{"Authorization": "Bearer " + fleetKey}
+	for k, v := range platform {
+		headers[k] = v
+	}
+	status, r = post(serve("false"), headers)
+	wantNoToken("CLOUD_HOSTING=false", status, r)
 }

@@ -404,7 +404,12 @@ func ceilSeconds(d time.Duration) int64 {
 }
 
 func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
-	if !h.cloudHostingCaller(r, ri) && !h.authorize(w, r, ri, h.apiKeys, "api") {
+	if h.cloudHostingCaller(r, ri) {
+		// The platform also hands the request a temporary token of the environment's owner
+		// for WeChat's APIs (容器内云调用, 方式一: X-WX-CLOUDBASE-ACCESS-TOKEN); the cloudbase
+		// token source uses it before the pushed file. Only here, where the headers are trusted.
+		r = r.WithContext(token.WithInvocationToken(r.Context(), r.Header.Get("X-WX-CLOUDBASE-ACCESS-TOKEN")))
+	} else if !h.authorize(w, r, ri, h.apiKeys, "api") {
 		return
 	}
 	if err := h.rateLimit(r.Context(), ri); err != nil {
