@@ -2,6 +2,7 @@ package idcard
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -113,6 +114,7 @@ func VerdictOf(checks []Check) Verdict {
 // Add appends checks made outside Examine (from a provider's own warnings, for example) and
 // updates Verdict and Warnings by the same rule as Examine's checks.
 func (r *Report) Add(checks ...Check) {
+	r.Checks = slices.Grow(r.Checks, len(checks)) // one allocation, not one per doubling
 	for _, c := range checks {
 		r.Checks = append(r.Checks, c)
 		if c.Status == StatusWarn {
