@@ -186,14 +186,28 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	if r.ContentLength > limit {
 		return nil, apperr.Errorf(apperr.ImageTooLarge, "the request body exceeds %d bytes", limit)
 	}
-	size := int64(512)
-	if r.ContentLength > 0 {
-		size = r.ContentLength + 1 // +1 so that reading EOF needs no growth
+	buf, err := readLimited(r.Body, limit, r.ContentLength)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.InvalidRequest, err, "could not read the request body")
 	}
-	// Read by hand: bytes.Buffer.ReadFrom would double a buffer of exactly the right size
-	// just to find EOF (it keeps 512 bytes free).
+	if int64(len(buf)) > limit {
+		return nil, apperr.Errorf(apperr.ImageTooLarge, "the request body exceeds %d bytes", limit)
+	}
+	return buf, nil
+}
+
+// readLimited reads r to its end or to limit+1 bytes, whichever comes first, into one buffer
+// of sizeHint+1 bytes when sizeHint > 0 (a Content-Length), so that reading a large body
+// neither regrows the buffer (io.ReadAll doubles it) nor grows it just to see EOF (as
+// bytes.Buffer.ReadFrom does); a longer read than the hint grows it as append does. The
+// result is never nil, so an empty upload stays distinguishable from none.
+func readLimited(r io.Reader, limit, sizeHint int64) ([]byte, error) {
+	size := int64(512)
+	if sizeHint > 0 {
+		size = min(sizeHint, limit) + 1
+	}
 	buf := make([]byte, 0, size)
-	lr := io.LimitReader(r.Body, limit+1)
+	lr := io.LimitReader(r, limit+1)
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -201,16 +215,12 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 		n, err := lr.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if err == io.EOF {
-			break
+			return buf, nil
 		}
 		if err != nil {
-			return nil, apperr.Wrap(apperr.InvalidRequest, err, "could not read the request body")
+			return nil, err
 		}
 	}
-	if int64(len(buf)) > limit {
-		return nil, apperr.Errorf(apperr.ImageTooLarge, "the request body exceeds %d bytes", limit)
-	}
-	return buf, nil
 }
 
 // parseJSON reads and decodes a JSON request body.
@@ -292,14 +302,15 @@ func (h *Handler) parseMultipart(r *http.Request, boundary string) (ocr.Request,
 			if req.Image.Bytes != nil && name == "image" || req.Front != nil && name == "front" || req.Back != nil && name == "back" {
 				return ocr.Request{}, apperr.Errorf(apperr.InvalidRequest, "the field %s is given twice", name)
 			}
-			data, err := io.ReadAll(io.LimitReader(part, h.maxImage+1))
+			// The body's length bounds the part's: one buffer, no regrowing.
+			data, err := readLimited(part, h.maxImage, r.ContentLength)
 			if err != nil {
 				return ocr.Request{}, apperr.Wrap(apperr.InvalidRequest, err, "malformed multipart body")
 			}
 			if int64(len(data)) > h.maxImage {
 				return ocr.Request{}, apperr.Errorf(apperr.ImageTooLarge, "the image exceeds %d bytes", h.maxImage)
 			}
-			// data is never nil (io.ReadAll): a 0-byte upload is an empty image, not none.
+			// data is never nil: a 0-byte upload is an empty image, not none.
 			switch name {
 			case "image":
 				req.Image.Bytes = data
