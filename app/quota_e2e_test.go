@@ -97,7 +97,8 @@ func TestFleetDailyBudget(t *testing.T) {
 
 // TestFleetPerCallerDailyLimit: RATE_LIMIT_PER_DAY=3 across two instances on one Redis. The
 // fourth request of the same API key is RATE_LIMITED on either instance with Retry-After
-// until midnight in Shanghai, and Redis holds the caller only as a keyed digest.
+// until midnight in Shanghai, and Redis holds the caller only as a keyed digest. With Redis
+// down the limit holds per instance.
 func TestFleetPerCallerDailyLimit(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts 2 processes")
@@ -139,6 +140,26 @@ func TestFleetPerCallerDailyLimit(t *testing.T) {
 	}
 	if ttl := c.PTTL(ctx, keys[0]).Val(); ttl <= 0 || ttl > 24*time.Hour {
 		t.Errorf("counter TTL %v, want until midnight", ttl)
+	}
+
+	// Redis goes away: each instance counts the caller in its own memory, from zero, and
+	// still refuses past the limit: narrowed to one instance, never unlimited.
+	if rs.External {
+		return
+	}
+	rs.Stop()
+	for i := range limit {
+		if status, _, m := send(t, f.bases[0], fileBody("cards/front.png")); status != 200 {
+			t.Fatalf("Redis down: request %d of %d: %d %v", i+1, limit, status, m)
+		}
+	}
+	status, retry, m := send(t, f.bases[0], fileBody("cards/front.png"))
+	if status != 429 || errCode(m) != "RATE_LIMITED" {
+		t.Fatalf("Redis down, over the limit: %d %v, want RATE_LIMITED", status, m)
+	}
+	retryAfterNearMidnight(t, "Redis down", retry)
+	if !strings.Contains(f.logs[0].String(), "quota store is unavailable") {
+		t.Errorf("the outage is not logged:\n%s", f.logs[0])
 	}
 }
 
