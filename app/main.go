@@ -133,6 +133,7 @@ func NewMain(ctx context.Context, cfg *config.Config, logger *slog.Logger, authD
 		PerMinute: cfg.RateLimitPerMinute,
 		StoreURL:  cfg.TokenStore,
 		KeyPrefix: cfg.RateLimitKeyPrefix,
+		Secret:    m.spend.secret,
 		Logger:    logger.With("component", "ratelimit"),
 	}); err != nil {
 		m.Close()

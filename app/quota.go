@@ -21,6 +21,7 @@ type spend struct {
 	book   *quota.Book
 	daily  *quota.Daily       // nil: RATE_LIMIT_PER_DAY=0
 	cache  *resultcache.Cache // nil: RESULT_CACHE_TTL=0
+	secret []byte             // STORE_SECRET or its default: keys every digest in the store
 	closer []io.Closer
 }
 
@@ -46,7 +47,7 @@ func openSpend(cfg *config.Config, logger *slog.Logger) (*spend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store secret: %w", err)
 	}
-	s := &spend{}
+	s := &spend{secret: secret}
 	store, err := quota.Open(cfg.TokenStore, logger.With("component", "quota"))
 	if err != nil {
 		return nil, err

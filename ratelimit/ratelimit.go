@@ -47,6 +47,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the in-memory limiter's clock (default time.Now).
 	Now func() time.Time
+	// Secret keys the callers' digests in Redis (STORE_SECRET); see RedisOptions.Secret.
+	Secret []byte
 }
 
 // New returns the limiter for cfg: nil when PerMinute is 0 (off); a Fallback from a Redis
@@ -69,7 +71,7 @@ func New(cfg Config) (Limiter, error) {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	r, err := OpenRedis(cfg.StoreURL, RedisOptions{PerMinute: cfg.PerMinute, KeyPrefix: prefix})
+	r, err := OpenRedis(cfg.StoreURL, RedisOptions{PerMinute: cfg.PerMinute, KeyPrefix: prefix, Secret: cfg.Secret})
 	if err != nil {
 		return nil, err
 	}

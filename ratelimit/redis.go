@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -27,18 +28,23 @@ type RedisOptions struct {
 	KeyPrefix string
 	// Timeout bounds one Allow (default DefaultRedisTimeout).
 	Timeout time.Duration
+	// Secret, when set, keys the digest of each caller (HMAC-SHA-256): without it a key's
+	// plain SHA-256 of a client IP can be reversed by trying every address.
+	Secret []byte
 }
 
 // Redis counts each caller's requests in a fixed window shared by every instance: the first
 // request of a caller starts a one-minute counter, the PerMinute+1st within it is refused
-// until the counter expires. The counter key is the prefix and a SHA-256 digest of the caller,
-// so that no openid, API key or address is stored in Redis. One round trip per request.
+// until the counter expires. The counter key is the prefix and a digest of the caller (keyed,
+// HMAC-SHA-256, when RedisOptions.Secret is set), so that no openid, API key or address is
+// stored in Redis. One round trip per request.
 type Redis struct {
 	c       *redis.Client
 	own     bool
 	prefix  string
 	limit   int64
 	timeout time.Duration
+	secret  []byte
 }
 
 // redisCount increments the caller's counter and returns it with the milliseconds left in the
@@ -63,6 +69,9 @@ const (
 // NewRedis returns a limiter on an existing client, which the caller keeps and closes.
 func NewRedis(c *redis.Client, o RedisOptions) *Redis {
 	r := &Redis{c: c, prefix: o.KeyPrefix, limit: int64(max(o.PerMinute, 1)), timeout: o.Timeout}
+	if len(o.Secret) > 0 {
+		r.secret = append([]byte(nil), o.Secret...)
+	}
 	if r.prefix == "" {
 		r.prefix = DefaultKeyPrefix
 	}
@@ -101,6 +110,11 @@ func OpenRedis(rawURL string, o RedisOptions) (*Redis, error) {
 
 // Key returns the Redis key that counts caller's requests.
 func (r *Redis) Key(caller string) string {
+	if r.secret != nil {
+		m := hmac.New(sha256.New, r.secret)
+		m.Write([]byte(caller))
+		return r.prefix + hex.EncodeToString(m.Sum(nil)[:16])
+	}
 	d := sha256.Sum256([]byte(caller))
 	return r.prefix + hex.EncodeToString(d[:16])
 }

@@ -245,3 +245,19 @@ func TestFallbackIgnoresCallerCancellation(t *testing.T) {
 		t.Fatal("a cancelled caller opened the breaker")
 	}
 }
+
+// With a secret the key is a keyed digest: it depends on the secret, so a dump of Redis
+// cannot be matched against a list of addresses by hashing them.
+func TestKeyIsKeyedWithASecret(t *testing.T) {
+	plain := NewRedis(nil, RedisOptions{})
+	a := NewRedis(nil, RedisOptions{Secret: []byte("secret-a-0123456789abcdef")})
+	b := NewRedis(nil, RedisOptions{Secret: []byte("secret-b-0123456789abcdef")})
+	const caller = "ip:203.0.113.9"
+	ka, kb, kp := a.Key(caller), b.Key(caller), plain.Key(caller)
+	if ka == kb || ka == kp || kb == kp {
+		t.Fatalf("keys %q %q %q: the secret does not key the digest", ka, kb, kp)
+	}
+	if ka != a.Key(caller) || !strings.HasPrefix(ka, DefaultKeyPrefix) || strings.Contains(ka, "203.0.113") {
+		t.Fatalf("key %q", ka)
+	}
+}
