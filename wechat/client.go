@@ -2,7 +2,8 @@
 // download URLs (tcb/batchdownloadfile), ID-card OCR (cv/ocr/idcard) and the access-token
 // endpoints (cgi-bin/stable_token, cgi-bin/token), with one request path that turns every
 // failure into a typed *APIError, retries only transient failures, and recovers once from a
-// rejected token. Tokens and appsecrets never appear in errors or logs.
+// rejected token. APIError.AppError maps every errcode through one table (errors.go; the
+// sources are in docs/wechat-errors.md). Tokens and appsecrets never appear in errors or logs.
 package wechat
 
 import (
