@@ -451,6 +451,10 @@ func TestSCFBootstrapFromAnotherDirectory(t *testing.T) {
 	if !strings.HasPrefix(string(script), "#!/bin/bash\n") || !strings.Contains(string(script), "serve --addr 0.0.0.0:9000") {
 		t.Fatalf("scf_bootstrap must be a bash script serving on 0.0.0.0:9000:\n%s", script)
 	}
+	// SCF's 启动文件说明 (docs 583/56126): LF line ends only, and a final LF.
+	if bytes.Contains(script, []byte("\r")) || !bytes.HasSuffix(script, []byte("\n")) {
+		t.Fatal("scf_bootstrap must use LF line ends and end with one")
+	}
 	fi, err := os.Stat("../scf_bootstrap")
 	if err != nil || fi.Mode()&0o111 == 0 {
 		t.Fatalf("scf_bootstrap is not executable: %v %v", fi.Mode(), err)
