@@ -2,6 +2,7 @@ package ocr
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 
 	"github.com/wxocr/scf-idcard-ocr/idcard"
@@ -9,9 +10,9 @@ import (
 
 // Cache keeps recent readings so that the same image sent again (a double tap, a retry, a
 // reload) costs no provider call (*resultcache.Cache, which encrypts each value with a key
-// derived from ref and a server-side secret). ref is the image's bytes, or its fileID or URL,
-// with the request options that change a reading; it is never the caller's identity. A
-// cache that fails is a miss: it never fails a request.
+// derived from ref and a server-side secret). ref is a SHA-256 digest of the request options
+// that change a reading and the image's bytes, or its fileID or URL; it is never the caller's
+// identity. A cache that fails is a miss: it never fails a request.
 type Cache interface {
 	Get(ctx context.Context, ref []byte) ([]byte, bool)
 	Put(ctx context.Context, ref, value []byte)
@@ -28,7 +29,9 @@ type cachedReading struct {
 	Portrait string           `json:"i,omitempty"`
 }
 
-// cacheRef is what identifies a reading: the options that change it, then the image.
+// cacheRef is what identifies a reading: a digest of the options that change it, then the
+// image. Hashed here, once per image and in place, so that a 2 MB upload is neither copied
+// nor hashed twice (lookup, then store after a miss).
 func cacheRef(ref []byte, o callOpts) []byte {
 	level := ChecksStandard
 	if o.strict {
@@ -38,17 +41,18 @@ func cacheRef(ref []byte, o callOpts) []byte {
 	if o.portrait {
 		portrait = "1" // a reading without the crop cannot answer a request for it
 	}
-	head := "v1\x00" + level + "\x00" + o.mode + "\x00" + portrait + "\x00"
-	out := make([]byte, 0, len(head)+len(ref))
-	return append(append(out, head...), ref...)
+	h := sha256.New()
+	h.Write([]byte("v1\x00" + level + "\x00" + o.mode + "\x00" + portrait + "\x00"))
+	h.Write(ref)
+	return h.Sum(nil)
 }
 
-// cached returns the reading kept for the image, or nil.
-func (s *Service) cached(ctx context.Context, ref []byte, o callOpts) *Reading {
+// cached returns the reading kept under key (cacheRef), or nil.
+func (s *Service) cached(ctx context.Context, key []byte) *Reading {
 	if s.cache == nil {
 		return nil
 	}
-	b, ok := s.cache.Get(ctx, cacheRef(ref, o))
+	b, ok := s.cache.Get(ctx, key)
 	if !ok {
 		return nil
 	}
@@ -61,8 +65,8 @@ func (s *Service) cached(ctx context.Context, ref []byte, o callOpts) *Reading {
 		provider: c.Provider, reason: c.Reason, cached: true}
 }
 
-// remember keeps rd for the image.
-func (s *Service) remember(ctx context.Context, ref []byte, o callOpts, rd *Reading) {
+// remember keeps rd under key (cacheRef).
+func (s *Service) remember(ctx context.Context, key []byte, rd *Reading) {
 	if s.cache == nil {
 		return
 	}
@@ -71,5 +75,5 @@ func (s *Service) remember(ctx context.Context, ref []byte, o callOpts, rd *Read
 	if err != nil {
 		return // plain structs: cannot happen
 	}
-	s.cache.Put(ctx, cacheRef(ref, o), b)
+	s.cache.Put(ctx, key, b)
 }

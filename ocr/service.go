@@ -295,7 +295,11 @@ func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, o callO
 		return nil, err
 	}
 	in.Side, in.Mode, in.Portrait = want, o.mode, o.portrait
-	rd := s.cached(ctx, ref, o)
+	var key []byte
+	if s.cache != nil {
+		key = cacheRef(ref, o)
+	}
+	rd := s.cached(ctx, key)
 	if rd == nil {
 		if im.FileID != "" {
 			if in.URL, err = s.downloadURL(ctx, strings.TrimSpace(im.FileID)); err != nil {
@@ -305,7 +309,7 @@ func (s *Service) recognizeOne(ctx context.Context, im Image, want Side, o callO
 		if rd, err = s.call(ctx, in, o); err != nil {
 			return nil, err
 		}
-		s.remember(ctx, ref, o, rd)
+		s.remember(ctx, key, rd)
 	}
 	got, err := sideOf(rd)
 	if err != nil {
