@@ -130,3 +130,30 @@ func TestConnectionLimit(t *testing.T) {
 		t.Errorf("the waiting client was not served once a slot freed: %v", err)
 	}
 }
+
+// A client that stops reading cannot hold the connection and the handler's goroutine: the
+// answer's write fails at the write deadline.
+func TestSlowReaderIsCutOff(t *testing.T) {
+	wrote := make(chan error, 1)
+	big := strings.Repeat("x", 64<<20) // far more than the socket buffers hold
+	srv := newServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		_, err := io.WriteString(w, big)
+		wrote <- err
+	}), 100*time.Millisecond)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c, _ := rawConn(t, ln.Addr().String(), "GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+	_ = c // never read
+	select {
+	case err := <-wrote:
+		if err == nil {
+			t.Error("64 MB written to a client that reads nothing")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the write to a client that reads nothing did not time out")
+	}
+}
