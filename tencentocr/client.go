@@ -33,6 +33,8 @@ import (
 	tcerr "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/errors"
 	tchttp "github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/http"
 	"github.com/tencentcloud/tencentcloud-sdk-go/tencentcloud/common/profile"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/redact"
 )
 
 // The API this package calls.
@@ -330,7 +332,8 @@ func fromSDK(ctx context.Context, err error) error {
 	if !errors.As(err, &se) {
 		return &APIError{Code: "ClientError.NetworkError", Message: "Tencent Cloud could not be reached", err: err}
 	}
-	e := &APIError{Code: se.Code, Message: se.Message, RequestID: se.RequestId}
+	// Tencent's message may quote the ImageUrl it could not download, signature and all.
+	e := &APIError{Code: se.Code, Message: redact.Text(se.Message), RequestID: se.RequestId}
 	if strings.HasPrefix(se.Code, "ClientError.") {
 		// The SDK's messages for these quote the response body (the card's fields).
 		_, _, e.Message = Mapping(se.Code)
@@ -395,7 +398,7 @@ func Decode(body []byte) (*Result, error) {
 	}
 	r := w.Response
 	if r.Error != nil && r.Error.Code != "" {
-		return nil, &APIError{Code: r.Error.Code, Message: r.Error.Message, RequestID: r.RequestId}
+		return nil, &APIError{Code: r.Error.Code, Message: redact.Text(r.Error.Message), RequestID: r.RequestId}
 	}
 	if r.RequestId == "" {
 		return nil, parseError(errors.New("no Response.RequestId"))

@@ -2,6 +2,7 @@ package tencentocr
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
@@ -133,5 +134,18 @@ func TestMappingFallbacks(t *testing.T) {
 	}
 	if AppError(nil) != nil {
 		t.Error("AppError(nil) != nil")
+	}
+}
+
+// Tencent's error message may quote the ImageUrl it could not download; the signature must
+// not reach the error, which is logged and returned as upstream.message.
+func TestErrorMessageQuotingImageURLIsRedacted(t *testing.T) {
+	body := []byte(`{"Response":{"Error":{"Code":"FailedOperation.DownLoadError","Message":"download failed: https://dl.example.com/a.jpg?sign=5b0f9d8f&t=1700000000"},"RequestId":"r-1"}}`)
+	_, err := Decode(body)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	if strings.Contains(err.Error(), "sign=") || !strings.Contains(err.Error(), "https://dl.example.com/a.jpg") {
+		t.Errorf("error %q", err)
 	}
 }
