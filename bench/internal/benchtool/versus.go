@@ -421,16 +421,26 @@ func procCPUTicks(pid int) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// Fields after the command name, which is in parentheses and may contain spaces.
-	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
-	f := strings.Fields(rest)
-	// rest starts at field 3 (state); utime and stime are fields 14 and 15.
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	stt, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat", pid)
+	return statTicks(b)
+}
+
+// statTicks reads utime+stime from the text of /proc/PID/stat (proc(5)): fields 14 and 15,
+// counted after the command name, which is in parentheses and may hold spaces and ')'.
+func statTicks(b []byte) (int64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 || i+2 > len(b) {
+		return 0, errors.New("stat: no command name")
 	}
-	return ut + stt, nil
+	f := strings.Fields(string(b[i+2:])) // from field 3, the state
+	if len(f) < 13 {
+		return 0, errors.New("stat: too few fields")
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, errors.New("stat: utime or stime is not a number")
+	}
+	return ut + st, nil
 }
 
 // procKB reads a "Vm…:  N kB" line of /proc/PID/status.
