@@ -152,6 +152,8 @@ func newRig(tb testing.TB) *rig {
 		"TOKEN_STORE":             "file://" + filepath.Join(tb.TempDir(), "token.json"),
 		"API_KEYS":                benchKey,
 		"RATE_LIMIT_PER_MINUTE":   "0", // every iteration comes from one caller
+		"RATE_LIMIT_PER_DAY":      "0",
+		"RESULT_CACHE_TTL":        "0", // every iteration sends the same image: measure the work, not a cache hit
 		"IMAGE_URL_TRUSTED_HOSTS": host,
 		"LOG_LEVEL":               "info",
 	}

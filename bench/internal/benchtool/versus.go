@@ -239,8 +239,9 @@ func freeAddr() (string, error) {
 }
 
 // start launches the server on a free loopback port. Ours runs as deployed as a web function
-// (`serve`) with an in-memory token store (as the peer's cache), API keys and no rate limit
-// (every request comes from one caller); the emulator's image server is a trusted host.
+// (`serve`) with an in-memory token store (as the peer's cache), API keys, no rate limits
+// (every request comes from one caller) and no result cache (every request sends the same
+// URL; the peer has none, and the work is what is measured); the image server is trusted.
 func (s *server) start(ctx context.Context) error {
 	addr, err := freeAddr()
 	if err != nil {
@@ -251,7 +252,7 @@ func (s *server) start(ctx context.Context) error {
 	if s.ours {
 		s.cmd = exec.CommandContext(ctx, s.bin, "serve", "--addr", addr)
 		env = append(env, "TOKEN_SOURCE=stable", "TOKEN_STORE=memory://", "API_KEYS="+versusKey,
-			"RATE_LIMIT_PER_MINUTE=0", "LOG_LEVEL=info", "IMAGE_URL_TRUSTED_HOSTS=127.0.0.1",
+			"RATE_LIMIT_PER_MINUTE=0", "RATE_LIMIT_PER_DAY=0", "RESULT_CACHE_TTL=0", "LOG_LEVEL=info", "IMAGE_URL_TRUSTED_HOSTS=127.0.0.1",
 			"WX_CLOUD_ENV=", "IMAGE_URL_ALLOW_HOSTS=")
 	} else {
 		s.cmd = exec.CommandContext(ctx, s.bin)
