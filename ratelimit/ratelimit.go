@@ -43,6 +43,9 @@ type Config struct {
 	StoreURL string
 	// KeyPrefix prefixes the Redis keys (default DefaultKeyPrefix).
 	KeyPrefix string
+	// RedisTimeout bounds one Redis round trip before the request is limited in memory
+	// instead (default DefaultRedisTimeout).
+	RedisTimeout time.Duration
 	// Logger receives one line when Redis goes down and one when it is back.
 	Logger *slog.Logger
 	// Now is the in-memory limiter's clock (default time.Now).
@@ -71,7 +74,7 @@ func New(cfg Config) (Limiter, error) {
 	if prefix == "" {
 		prefix = DefaultKeyPrefix
 	}
-	r, err := OpenRedis(cfg.StoreURL, RedisOptions{PerMinute: cfg.PerMinute, KeyPrefix: prefix, Secret: cfg.Secret})
+	r, err := OpenRedis(cfg.StoreURL, RedisOptions{PerMinute: cfg.PerMinute, KeyPrefix: prefix, Secret: cfg.Secret, Timeout: cfg.RedisTimeout})
 	if err != nil {
 		return nil, err
 	}
