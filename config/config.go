@@ -242,7 +242,7 @@ func FromEnv(getenv func(string) string) (*Config, error) {
 	c.MaxConnections = p.intRange("MAX_CONNECTIONS", 1, 1_000_000)
 	c.MemoryLimit = p.get("GOMEMLIMIT")
 	c.MaxInflightBytes = p.inflight(c.MemoryLimit)
-	c.RateLimitPerMinute = p.rateLimit()
+	c.RateLimitPerMinute = p.count("RATE_LIMIT_PER_MINUTE")
 	c.RateLimitKeyPrefix = p.keyPrefix("RATE_LIMIT_KEY_PREFIX")
 	c.RateLimitPerDay = p.count("RATE_LIMIT_PER_DAY")
 	c.LogLevel = p.logLevel()
@@ -513,17 +513,6 @@ func (p *parser) maxImageBytes() int64 {
 	n, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil || n <= 0 || n > MaxImageBytesLimit {
 		p.fail(name, "must be a positive integer ≤ %d, got %q", MaxImageBytesLimit, raw)
-		return 0
-	}
-	return n
-}
-
-func (p *parser) rateLimit() int {
-	const name = "RATE_LIMIT_PER_MINUTE"
-	raw := p.get(name)
-	n, err := strconv.Atoi(raw)
-	if err != nil || n < 0 || n > maxRateLimit {
-		p.fail(name, "must be an integer from 0 (off) to %d, got %q", maxRateLimit, raw)
 		return 0
 	}
 	return n
