@@ -17,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxocr/scf-idcard-ocr/emulator"
+	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
 	"github.com/wxocr/scf-idcard-ocr/internal/redistest"
 	"github.com/wxocr/scf-idcard-ocr/quota"
 )
@@ -53,7 +54,7 @@ func errCode(m map[string]any) string {
 func fileBody(path string) string { return fmt.Sprintf(`{"fileId":%q}`, SandboxFileID(path)) }
 
 // untilShanghaiMidnight is the Retry-After a daily limit must give now, in seconds.
-func untilShanghaiMidnight() int { return int(time.Until(quota.DayEnd(time.Now())).Seconds()) }
+func untilShanghaiMidnight() int { return int(time.Until(chinaday.NextMidnight(time.Now())).Seconds()) }
 
 // retryAfterNearMidnight checks a Retry-After header against the next midnight in Shanghai.
 func retryAfterNearMidnight(t *testing.T, what, got string) {

@@ -9,16 +9,12 @@ import (
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
 	"github.com/wxocr/scf-idcard-ocr/idcard"
+	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
 )
 
 // ProviderWeChat is the WeChat provider's name.
 const ProviderWeChat = "wechat"
-
-// shanghai is WeChat's quota day: its daily limits reset at midnight China Standard Time.
-// China has kept UTC+8 without daylight saving since 1991, so a fixed zone is exact and
-// needs no tzdata in the function's image.
-var shanghai = time.FixedZone("Asia/Shanghai", 8*60*60)
 
 // WeChatOCR is the part of *wechat.Client the WeChat provider calls.
 type WeChatOCR interface {
@@ -40,8 +36,7 @@ func (p *WeChatProvider) Name() string { return ProviderWeChat }
 // QuotaReset implements QuotaResetter: WeChat's daily quota (45009, 101003) resets at the
 // next midnight in Asia/Shanghai.
 func (p *WeChatProvider) QuotaReset(now time.Time) time.Time {
-	t := now.In(shanghai)
-	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, shanghai)
+	return chinaday.NextMidnight(now)
 }
 
 // Recognize implements Provider.

@@ -17,25 +17,12 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
 )
 
 // DefaultKeyPrefix prefixes every key this package writes.
 const DefaultKeyPrefix = "idcard-ocr:quota:"
-
-// shanghai is the day the daily limits count in: WeChat's quota day ends at midnight China
-// Standard Time, and so do our budgets and caller limits. China has no daylight saving, so a
-// fixed zone is exact and needs no tzdata.
-var shanghai = time.FixedZone("Asia/Shanghai", 8*60*60)
-
-// DayEnd is the next midnight in Asia/Shanghai after now.
-func DayEnd(now time.Time) time.Time {
-	t := now.In(shanghai)
-	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, shanghai)
-}
-
-// day names now's day in Asia/Shanghai, for counter keys: a counter that somehow lost its
-// expiry still stops counting at midnight.
-func day(now time.Time) string { return now.In(shanghai).Format("20060102") }
 
 // Keyer turns names (a provider, a caller) into store keys: prefix + HMAC-SHA-256 digest.
 type Keyer struct {
@@ -135,8 +122,8 @@ func (b *Book) Spend(ctx context.Context, provider string) (bool, time.Time, err
 		return true, time.Time{}, nil
 	}
 	now := b.now()
-	end := DayEnd(now)
-	n, err := b.store.Incr(ctx, b.keys.Key("budget", provider+"|"+day(now)), end)
+	end := chinaday.NextMidnight(now)
+	n, err := b.store.Incr(ctx, b.keys.Key("budget", provider+"|"+chinaday.Day(now)), end)
 	if err != nil {
 		return false, time.Time{}, fmt.Errorf("count %s budget: %w", provider, err)
 	}
@@ -170,8 +157,8 @@ func NewDaily(store Store, keys *Keyer, perDay int, now func() time.Time) *Daily
 // and the time left until midnight Asia/Shanghai.
 func (d *Daily) Allow(ctx context.Context, caller string) (bool, time.Duration, error) {
 	now := d.now()
-	end := DayEnd(now)
-	n, err := d.store.Incr(ctx, d.keys.Key("caller", caller+"|"+day(now)), end)
+	end := chinaday.NextMidnight(now)
+	n, err := d.store.Incr(ctx, d.keys.Key("caller", caller+"|"+chinaday.Day(now)), end)
 	if err != nil {
 		return false, 0, fmt.Errorf("count daily requests: %w", err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
 	"github.com/wxocr/scf-idcard-ocr/internal/redistest"
 )
 
@@ -24,19 +25,6 @@ func (c *clock) Set(t time.Time) {
 	c.mu.Lock()
 	c.t = t
 	c.mu.Unlock()
-}
-
-func TestDayEnd(t *testing.T) {
-	for _, tt := range []struct{ now, want string }{
-		{"2026-11-29T15:59:59Z", "2026-11-29T16:00:00Z"},
-		{"2026-11-29T16:00:00Z", "2026-11-30T16:00:00Z"},
-		{"2026-12-31T16:30:00Z", "2027-01-01T16:00:00Z"},
-	} {
-		n, _ := time.Parse(time.RFC3339, tt.now)
-		if got := DayEnd(n).UTC().Format(time.RFC3339); got != tt.want {
-			t.Errorf("DayEnd(%s) = %s, want %s", tt.now, got, tt.want)
-		}
-	}
 }
 
 func openStores(t *testing.T, url string, n int) []Store {
@@ -67,7 +55,7 @@ func TestBudgetAndDailySharedThroughRedis(t *testing.T) {
 		}
 	}
 	ok, until, err := books[1].Spend(ctx, "wechat")
-	if ok || err != nil || !until.Equal(DayEnd(clk.Now())) {
+	if ok || err != nil || !until.Equal(chinaday.NextMidnight(clk.Now())) {
 		t.Fatalf("over the budget: %v %v %v", ok, until, err)
 	}
 	if b, _ := books[0].Blocked(ctx, "wechat"); !b.Equal(until) {
@@ -93,7 +81,7 @@ func TestBudgetAndDailySharedThroughRedis(t *testing.T) {
 		}
 	}
 	ok, wait, _ := daily[0].Allow(ctx, caller)
-	if ok || wait != DayEnd(clk.Now()).Sub(clk.Now()) {
+	if ok || wait != chinaday.NextMidnight(clk.Now()).Sub(clk.Now()) {
 		t.Fatalf("third: %v %v, want refused until midnight", ok, wait)
 	}
 	c := redis.NewClient(&redis.Options{Addr: rs.Addr})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
 )
 
 // MemoryStore is an in-process Store for tests and single-process use. Its lock TTL uses the
@@ -124,12 +126,12 @@ func (s *MemoryStore) ReserveForce(_ context.Context, key string, now time.Time)
 // reserve applies the force limits at now; when they refuse, wait is how long until they
 // may not.
 func (f *forceState) reserve(now time.Time) (ok bool, wait time.Duration) {
-	day := chinaDay(now)
+	day := chinaday.Day(now)
 	if f.day != day {
 		f.day, f.count = day, 0
 	}
 	if f.count >= ForceDailyLimit {
-		return false, untilChinaMidnight(now)
+		return false, chinaday.NextMidnight(now).Sub(now)
 	}
 	if since := now.Sub(f.last); !f.last.IsZero() && since < ForceMinInterval && since > -ForceMinInterval {
 		return false, min(ForceMinInterval-since, ForceMinInterval)

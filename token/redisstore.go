@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
 )
 
 // Redis client settings suited to SCF: few connections per instance, and timeouts short
@@ -182,7 +184,7 @@ func (s *RedisStore) TryLock(ctx context.Context, key string, ttl time.Duration)
 func (s *RedisStore) ReserveForce(ctx context.Context, key string, now time.Time) (bool, time.Duration, error) {
 	k := s.Key(key)
 	n, err := redisReserveForce.Run(ctx, s.c,
-		[]string{k + ":force:last", k + ":force:day:" + chinaDay(now)},
+		[]string{k + ":force:last", k + ":force:day:" + chinaday.Day(now)},
 		ForceMinInterval.Milliseconds(), ForceDailyLimit).Int64()
 	switch {
 	case err != nil:
@@ -190,7 +192,7 @@ func (s *RedisStore) ReserveForce(ctx context.Context, key string, now time.Time
 	case n == 0:
 		return true, 0, nil
 	case n < 0:
-		return false, untilChinaMidnight(now), nil
+		return false, chinaday.NextMidnight(now).Sub(now), nil
 	}
 	return false, time.Duration(n) * time.Millisecond, nil
 }

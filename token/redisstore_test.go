@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
 	"github.com/wxocr/scf-idcard-ocr/internal/redistest"
 	"github.com/wxocr/scf-idcard-ocr/internal/syncbuf"
 )
@@ -115,7 +116,7 @@ func TestRedisStoreOperations(t *testing.T) {
 	if ok, wait, _ := st.ReserveForce(ctx, "wxapp", now); ok || wait <= 0 || wait > ForceMinInterval {
 		t.Fatalf("second force within 30 s: ok %v wait %v, want refused with at most 30 s left", ok, wait)
 	}
-	dayKey := st.Key("wxapp") + ":force:day:" + chinaDay(now)
+	dayKey := st.Key("wxapp") + ":force:day:" + chinaday.Day(now)
 	c.Set(ctx, dayKey, ForceDailyLimit, time.Hour)
 	c.Del(ctx, st.Key("wxapp")+":force:last")
 	// 03:00 UTC is 11:00 China time: 13 hours to midnight.

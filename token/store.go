@@ -116,19 +116,6 @@ func schemeOf(raw string) string {
 	return ""
 }
 
-// untilChinaMidnight is how long from now until the daily limits reset.
-func untilChinaMidnight(now time.Time) time.Duration {
-	t := now.In(chinaZone)
-	return time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, chinaZone).Sub(now)
-}
-
-// chinaDay is the day the WeChat daily limits count in.
-func chinaDay(now time.Time) string {
-	return now.In(chinaZone).Format("20060102")
-}
-
-var chinaZone = time.FixedZone("CST", 8*3600)
-
 var (
 	namedMu     sync.Mutex
 	namedStores = map[string]*MemoryStore{}
