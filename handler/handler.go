@@ -386,21 +386,15 @@ func (h *Handler) rateLimit(ctx context.Context, ri *reqInfo) error {
 			return e
 		}
 		if !ok {
-			secs := ceilSeconds(wait)
-			e := apperr.Errorf(apperr.RateLimited, "%s: retry in %d s", l.what, secs)
-			e.RetryAfter = time.Duration(secs) * time.Second
+			// One rounding (apperr's, up to whole seconds) for the message, the Retry-After
+			// header and a cloud call's retryAfter, so the three always agree.
+			e := apperr.Errorf(apperr.RateLimited, "%s", l.what)
+			e.RetryAfter = max(wait, time.Second)
+			e.Message = fmt.Sprintf("%s: retry in %d s", l.what, e.RetryAfterSeconds())
 			return e
 		}
 	}
 	return nil
-}
-
-func ceilSeconds(d time.Duration) int64 {
-	s := int64((d + time.Second - 1) / time.Second)
-	if s < 1 {
-		s = 1
-	}
-	return s
 }
 
 func (h *Handler) serveIDCard(w http.ResponseWriter, r *http.Request, ri *reqInfo) {
