@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
+	"github.com/wxocr/scf-idcard-ocr/internal/fakeclock"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
 )
 
@@ -65,31 +66,19 @@ type signaller struct{ fakeProvider }
 
 func (*signaller) FraudSignals() bool { return true }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
 // failoverRig is WeChat (through the real adapter and error mapping) and a second provider.
 type failoverRig struct {
 	wx     *fakeWeChat
 	other  *signaller
 	quotas *memQuotas
-	clk    *clock
+	clk    *fakeclock.Clock
 	svc    *Service
 }
 
 func newFailoverRig(t *testing.T, auto bool) *failoverRig {
 	t.Helper()
 	// 2026-11-29 15:00 UTC is 23:00 in Shanghai: WeChat's day ends in one hour.
-	r := &failoverRig{clk: &clock{t: time.Date(2026, 11, 29, 15, 0, 0, 0, time.UTC)}}
+	r := &failoverRig{clk: fakeclock.New(time.Date(2026, 11, 29, 15, 0, 0, 0, time.UTC))}
 	r.wx = &fakeWeChat{byImage: func(context.Context, []byte) (*wechat.IDCard, error) { return front, nil }}
 	r.other = &signaller{fakeProvider{name: "tencent", read: func(Input) (*Reading, error) { return frontReading(), nil }}}
 	r.quotas = newMemQuotas(r.clk.Now)

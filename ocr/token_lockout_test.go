@@ -6,36 +6,22 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/wxocr/scf-idcard-ocr/apperr"
 	"github.com/wxocr/scf-idcard-ocr/emulator"
+	"github.com/wxocr/scf-idcard-ocr/internal/fakeclock"
 	"github.com/wxocr/scf-idcard-ocr/token"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
 )
-
-// lockClock is the one settable clock of the emulator and the token manager, so that the
-// 30 s force interval is crossed by setting it, not by sleeping.
-type lockClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *lockClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *lockClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // Issue 7 §7, the sequence reported: 40001, recovered; later 40001 twice in a row. The second
 // rejection used to take ~3 s and then every request failed locally for ~30 s with
 // UPSTREAM_AUTH, retryable false, no upstream code and no Retry-After. Over real HTTP to the
 // emulator, with the real token manager and client.
 func TestSecondTokenRejectionIsRetryableNotALockout(t *testing.T) {
-	clk := &lockClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	emu := emulator.New(emulator.Options{Now: clk.Now})
 	srv := httptest.NewServer(emu.Handler())
 	t.Cleanup(srv.Close)
@@ -137,7 +123,7 @@ func TestSecondTokenRejectionIsRetryableNotALockout(t *testing.T) {
 // While a force is not allowed, a normal fetch that already returns a new token (WeChat
 // rotated it, or another party forced) is used at once.
 func TestRejectedTokenRotatedUpstreamServesAtOnce(t *testing.T) {
-	clk := &lockClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	emu := emulator.New(emulator.Options{Now: clk.Now})
 	srv := httptest.NewServer(emu.Handler())
 	t.Cleanup(srv.Close)

@@ -3,29 +3,17 @@ package quota
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
+	"github.com/wxocr/scf-idcard-ocr/internal/fakeclock"
 	"github.com/wxocr/scf-idcard-ocr/internal/redistest"
 )
 
 var secret = []byte("quota-test-secret-0123456789")
-
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 func openStores(t *testing.T, url string, n int) []Store {
 	t.Helper()
@@ -46,7 +34,7 @@ func TestBudgetAndDailySharedThroughRedis(t *testing.T) {
 	stores := openStores(t, rs.URL, 2)
 	keys, _ := NewKeyer(secret, "")
 	// Redis expires keys on its own clock, so the test's clock starts at the real time.
-	clk := &clock{t: time.Now()}
+	clk := fakeclock.New(time.Now())
 	ctx := context.Background()
 	books := []*Book{NewBook(stores[0], keys, map[string]int{"wechat": 3}, clk.Now), NewBook(stores[1], keys, map[string]int{"wechat": 3}, clk.Now)}
 	for i := range 3 {
@@ -108,7 +96,7 @@ func TestFallbackCountsLocallyWhileRedisIsDown(t *testing.T) {
 		t.Skip("TEST_REDIS_URL is external: cannot stop it")
 	}
 	r := openStores(t, rs.URL, 1)[0]
-	clk := &clock{t: time.Now()}
+	clk := fakeclock.New(time.Now())
 	f := NewFallback(r, NewMemory(clk.Now), nil, clk.Now)
 	keys, _ := NewKeyer(secret, "")
 	d := NewDaily(f, keys, 2, clk.Now)

@@ -14,20 +14,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wxocr/scf-idcard-ocr/internal/fakeclock"
 	"github.com/wxocr/scf-idcard-ocr/internal/redistest"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 func openRedis(t *testing.T, url string, perMinute int) *Redis {
 	t.Helper()
@@ -114,7 +103,7 @@ func TestFallbackLimitsInMemoryWhenRedisIsDown(t *testing.T) {
 		t.Skip("TEST_REDIS_URL is external: cannot stop it")
 	}
 	const limit = 3
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
@@ -212,7 +201,7 @@ func TestFallbackStopsWaitingOnASlowRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	f := NewFallback(r, NewMemory(2, clk.Now), FallbackOptions{Threshold: 2, Now: clk.Now})
 	ctx := context.Background()
 	for i := range 2 { // the threshold: these time out on Redis, then are limited in memory

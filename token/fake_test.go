@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/fakeclock"
 )
 
 // fakeFetcher behaves like stable_token in normal mode: the same token until rotate or a
@@ -54,32 +56,10 @@ func (f *fakeFetcher) rotate() {
 	f.mu.Unlock()
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+// newFakeClock returns the settable clock the token tests start from: 10:00 UTC, far from
+// China's midnight.
+func newFakeClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
 }
 
 // flakyStore wraps a store and fails every operation while down is set.

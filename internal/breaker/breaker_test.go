@@ -5,27 +5,16 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/fakeclock"
 )
-
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 var errDown = errors.New("connection refused")
 
 func TestOpensAfterThresholdAndProbesOnce(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	var logs bytes.Buffer
 	b := New(Options{Threshold: 2, Cooldown: time.Second, Now: clk.Now,
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), DownMessage: "x down", UpMessage: "x up"})
@@ -77,7 +66,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestCancelReleasesTheProbe(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	b := New(Options{Cooldown: time.Second, Now: clk.Now})
 	b.Failure(errDown)
 	clk.Add(time.Second)
