@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxocr/scf-idcard-ocr/internal/breaker"
+	"github.com/wxocr/scf-idcard-ocr/internal/sideredis"
 )
 
 // Store keeps counters and marks that vanish at a given time, shared by every instance that
@@ -141,23 +142,14 @@ return n`)
 // OpenRedis returns a store with its own small client for rawURL (redis:// or rediss://).
 // Nothing is dialled until the first call; Close closes the client.
 func OpenRedis(rawURL string, timeout time.Duration) (*Redis, error) {
-	opt, err := redis.ParseURL(rawURL)
-	if err != nil {
-		// ParseURL errors may quote the URL, which can carry a password.
-		return nil, errors.New("quota: redis URL is invalid (want redis://user:pass@host:port/db)")
-	}
 	if timeout <= 0 {
 		timeout = DefaultRedisTimeout
 	}
-	opt.PoolSize, opt.MaxIdleConns = 2, 2
-	opt.DialTimeout = 200 * time.Millisecond
-	opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = timeout, timeout, timeout
-	// No retries: a failed call falls back to the in-memory store at once.
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
-	opt.DisableIdentity = true
-	return &Redis{c: redis.NewClient(opt), timeout: timeout}, nil
+	c, err := sideredis.Open(rawURL, "quota", timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &Redis{c: c, timeout: timeout}, nil
 }
 
 // Incr implements Store in one round trip.

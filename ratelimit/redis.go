@@ -5,11 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/sideredis"
 )
 
 // window is the span of one Redis counter: PerMinute requests per caller per window.
@@ -59,13 +60,6 @@ if ttl < 0 then
 end
 return {n, ttl}`)
 
-// Client settings for an SCF instance: one or two connections, and timeouts short enough
-// that a dead Redis costs a request a fraction of the limiter's timeout.
-const (
-	redisPoolSize    = 2
-	redisDialTimeout = 200 * time.Millisecond
-)
-
 // NewRedis returns a limiter on an existing client, which the caller keeps and closes.
 func NewRedis(c *redis.Client, o RedisOptions) *Redis {
 	r := &Redis{c: c, prefix: o.KeyPrefix, limit: int64(max(o.PerMinute, 1)), timeout: o.Timeout}
@@ -85,26 +79,12 @@ func NewRedis(c *redis.Client, o RedisOptions) *Redis {
 // with user, password and db). Close closes the client. Nothing is dialled until the first
 // Allow.
 func OpenRedis(rawURL string, o RedisOptions) (*Redis, error) {
-	opt, err := redis.ParseURL(rawURL)
-	if err != nil {
-		// ParseURL errors may quote the URL, which can carry a password.
-		return nil, errors.New("rate limit: redis URL is invalid (want redis://user:pass@host:port/db)")
-	}
 	r := NewRedis(nil, o)
-	opt.PoolSize = redisPoolSize
-	opt.MaxIdleConns = redisPoolSize
-	opt.DialTimeout = redisDialTimeout
-	opt.ReadTimeout = r.timeout
-	opt.WriteTimeout = r.timeout
-	opt.PoolTimeout = r.timeout
-	// No retries: a failed call falls back to the in-memory limiter at once, which is
-	// better than making the request wait for a second attempt.
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
-	// CLIENT SETINFO is unknown before Redis 7.2 and costs a round trip per connection.
-	opt.DisableIdentity = true
-	r.c, r.own = redis.NewClient(opt), true
+	c, err := sideredis.Open(rawURL, "rate limit", r.timeout)
+	if err != nil {
+		return nil, err
+	}
+	r.c, r.own = c, true
 	return r, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxocr/scf-idcard-ocr/internal/breaker"
+	"github.com/wxocr/scf-idcard-ocr/internal/sideredis"
 )
 
 // MaxMemoryEntries bounds the in-memory store (a result is about a kilobyte).
@@ -97,23 +98,14 @@ type Redis struct {
 // OpenRedis returns a store with its own small client for rawURL (redis:// or rediss://).
 // Nothing is dialled until the first call.
 func OpenRedis(rawURL string, logger *slog.Logger) (*Redis, error) {
-	opt, err := redis.ParseURL(rawURL)
+	c, err := sideredis.Open(rawURL, "result cache", DefaultRedisTimeout)
 	if err != nil {
-		// ParseURL errors may quote the URL, which can carry a password.
-		return nil, errors.New("result cache: redis URL is invalid (want redis://user:pass@host:port/db)")
+		return nil, err
 	}
-	t := DefaultRedisTimeout
-	opt.PoolSize, opt.MaxIdleConns = 2, 2
-	opt.DialTimeout = 200 * time.Millisecond
-	opt.ReadTimeout, opt.WriteTimeout, opt.PoolTimeout = t, t, t
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1
-	opt.ContextTimeoutEnabled = true
-	opt.DisableIdentity = true
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Redis{c: redis.NewClient(opt), timeout: t, local: NewMemory(nil), br: breaker.New(breaker.Options{
+	return &Redis{c: c, timeout: DefaultRedisTimeout, local: NewMemory(nil), br: breaker.New(breaker.Options{
 		Threshold:   2,
 		Logger:      logger,
 		DownMessage: "result cache store is unavailable; caching per instance until it answers",
