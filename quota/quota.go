@@ -8,9 +8,6 @@ package quota
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +16,7 @@ import (
 	"time"
 
 	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
+	"github.com/wxocr/scf-idcard-ocr/internal/keyhash"
 )
 
 // DefaultKeyPrefix prefixes every key this package writes.
@@ -44,11 +42,7 @@ func NewKeyer(secret []byte, prefix string) (*Keyer, error) {
 
 // Key returns the store key for a kind of record and a name.
 func (k *Keyer) Key(kind, name string) string {
-	m := hmac.New(sha256.New, k.secret)
-	m.Write([]byte(kind))
-	m.Write([]byte{0})
-	m.Write([]byte(name))
-	return k.prefix + kind + ":" + hex.EncodeToString(m.Sum(nil)[:16])
+	return k.prefix + kind + ":" + keyhash.Sum(k.secret, kind, name)
 }
 
 // Open returns the store for storeURL (TOKEN_STORE): a Fallback from Redis to memory for

@@ -2,7 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/wxocr/scf-idcard-ocr/internal/keyhash"
 	"github.com/wxocr/scf-idcard-ocr/internal/sideredis"
 )
 
@@ -91,9 +91,7 @@ func OpenRedis(rawURL string, o RedisOptions) (*Redis, error) {
 // Key returns the Redis key that counts caller's requests.
 func (r *Redis) Key(caller string) string {
 	if r.secret != nil {
-		m := hmac.New(sha256.New, r.secret)
-		m.Write([]byte(caller))
-		return r.prefix + hex.EncodeToString(m.Sum(nil)[:16])
+		return r.prefix + keyhash.Sum(r.secret, caller)
 	}
 	d := sha256.Sum256([]byte(caller))
 	return r.prefix + hex.EncodeToString(d[:16])
