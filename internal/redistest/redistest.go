@@ -33,8 +33,9 @@ type Server struct {
 	dir  string
 	port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
 }
 
 // Start returns a Redis for the test: TEST_REDIS_URL if set, else a new redis-server that is
@@ -123,9 +124,17 @@ func (s *Server) start() error {
 			return fmt.Errorf("redis-server exited: %s", strings.TrimSpace(string(b)))
 		default:
 		}
-		if ping(addr) {
+		if pid, ok := serverPID(addr); ok {
+			if pid != cmd.Process.Pid {
+				// Another redis-server holds the port (freePort's port was taken before ours
+				// bound it, or it was taken while ours was stopped). Using it would share
+				// state with another test and lose it when that test stops its server.
+				_ = cmd.Process.Kill()
+				<-exited
+				return fmt.Errorf("port %d is held by another redis-server (pid %d)", s.port, pid)
+			}
 			s.mu.Lock()
-			s.cmd = cmd
+			s.cmd, s.exited = cmd, exited
 			s.mu.Unlock()
 			return nil
 		}
@@ -136,19 +145,33 @@ func (s *Server) start() error {
 	return fmt.Errorf("redis-server did not answer on %s within %v", addr, startTimeout)
 }
 
-// ping sends a raw RESP PING, so the helper does not depend on a client library.
-func ping(addr string) bool {
+// serverPID asks the server on addr for its process id with a raw RESP INFO, so the helper
+// does not depend on a client library; ok is false when nothing answers as Redis.
+func serverPID(addr string) (pid int, ok bool) {
 	c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
 	if err != nil {
-		return false
+		return 0, false
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
-	if _, err := c.Write([]byte("PING\r\n")); err != nil {
-		return false
+	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
+	if _, err := c.Write([]byte("INFO server\r\n")); err != nil {
+		return 0, false
 	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return err == nil && strings.HasPrefix(line, "+PONG")
+	r := bufio.NewReader(c)
+	header, err := r.ReadString('\n')
+	if err != nil || !strings.HasPrefix(header, "$") {
+		return 0, false // not a bulk reply (a loading or refusing server answers "-...")
+	}
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return 0, false
+		}
+		if v, found := strings.CutPrefix(strings.TrimSpace(line), "process_id:"); found {
+			pid, err := strconv.Atoi(v)
+			return pid, err == nil
+		}
+	}
 }
 
 // Stop kills the server (SIGKILL, as an outage would) and waits until it is gone.
@@ -162,17 +185,19 @@ func (s *Server) Stop() {
 
 func (s *Server) kill() {
 	s.mu.Lock()
-	cmd := s.cmd
+	cmd, exited := s.cmd, s.exited
 	s.cmd = nil
 	s.mu.Unlock()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Kill()
-	// Wait runs in start's goroutine; poll until the port is free.
-	deadline := time.Now().Add(startTimeout)
-	for time.Now().Before(deadline) && ping(s.Addr) {
-		time.Sleep(10 * time.Millisecond)
+	// Wait runs in start's goroutine. Once the process is gone the kernel has closed its
+	// listening socket: new connections are refused at once.
+	select {
+	case <-exited:
+	case <-time.After(startTimeout):
+		s.t.Errorf("redis-server (pid %d) still running %v after SIGKILL", cmd.Process.Pid, startTimeout)
 	}
 }
 
@@ -188,5 +213,13 @@ func (s *Server) Restart() {
 	}
 }
 
-// Running reports whether the server answers PING.
-func (s *Server) Running() bool { return ping(s.Addr) }
+// Running reports whether this server answers on Addr (not another process on its port).
+func (s *Server) Running() bool {
+	pid, ok := serverPID(s.Addr)
+	if !ok || s.External {
+		return ok
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd != nil && s.cmd.Process.Pid == pid
+}
