@@ -101,6 +101,9 @@ type Manager struct {
 	rejected   [4]string  // the last values WeChat rejected, newest first
 	localForce forceState // force limits while the store is down
 	fetches    atomic.Int64
+	// lockWaitsEnded counts waits for a lock holder that ended because the holder let go
+	// without storing a token.
+	lockWaitsEnded atomic.Int64
 }
 
 type entry struct {
@@ -134,8 +137,10 @@ func WithLogger(l *slog.Logger) ManagerOption { return func(m *Manager) { m.log 
 // back (default 10 s).
 func WithLockTTL(d time.Duration) ManagerOption { return func(m *Manager) { m.lockTTL = d } }
 
-// WithWaitBound sets how long an instance that did not get the lock waits for the holder's
-// token before fetching itself (default 3 s).
+// WithWaitBound sets the longest an instance that did not get the lock waits for the holder's
+// token before fetching itself (default 3 s). The wait ends earlier as soon as the holder
+// stores a token or releases the lock without one, so it only runs to the bound when the
+// holder's own fetch is that slow (or the holder died holding the lock).
 func WithWaitBound(d time.Duration) ManagerOption { return func(m *Manager) { m.waitBound = d } }
 
 // WithFetchTimeout bounds one shared fetch, whichever caller started it (default 15 s).
@@ -217,6 +222,11 @@ func NewManager(key string, f Fetcher, opts ...ManagerOption) (*Manager, error) 
 
 // Fetches returns how many fetches this manager made from WeChat.
 func (m *Manager) Fetches() int64 { return m.fetches.Load() }
+
+// LockWaitsEnded returns how many times a wait for another instance's refresh ended because
+// that instance released the lock without storing a token (its fetch failed or its forced
+// refresh was refused), after which this manager tried itself at once.
+func (m *Manager) LockWaitsEnded() int64 { return m.lockWaitsEnded.Load() }
 
 // Close closes the store.
 func (m *Manager) Close() error { return m.store.Close() }
@@ -327,20 +337,20 @@ func (m *Manager) coordinatedFetch(ctx context.Context) (Token, error) {
 		return Token{}, err
 	}
 	if !ok {
-		if t, found, err := m.waitStore(ctx, m.waitBound); err != nil {
+		t, found, u, err := m.waitHolder(ctx, m.waitBound)
+		switch {
+		case err != nil:
 			return Token{}, err
-		} else if found {
+		case found:
 			return m.adopt(t, false), nil
-		}
-		// The holder is slow or dead. Its lock may have expired by now; if not, fetch
-		// anyway: stable_token in normal mode hands everyone the same token.
-		unlock, ok, err = m.storeLock(ctx)
-		if err != nil {
-			return Token{}, err
-		}
-		if !ok {
+		case u == nil:
+			// The holder is slow or dead and still holds the lock: fetch anyway,
+			// stable_token in normal mode hands everyone the same token.
 			return m.fetchAndPut(ctx)
 		}
+		// The holder let go without storing a usable token (its fetch failed, or its force
+		// was refused): this caller tries once itself, as the holder now.
+		unlock = u
 	}
 	defer m.storeUnlock(ctx, unlock)
 	// Another holder may have stored a token between our miss and our lock.
@@ -420,31 +430,46 @@ func (m *Manager) reserveForce(ctx context.Context) (ok bool, wait time.Duration
 	return m.localForce.reserve(now)
 }
 
-// waitStore polls the store with jittered backoff until it holds a usable token or bound
-// passes. Waiting is real time, not the swappable clock.
-func (m *Manager) waitStore(ctx context.Context, bound time.Duration) (Token, bool, error) {
+// waitHolder waits for the instance holding the refresh lock. It polls the store with
+// jittered backoff and ends at the first of: the store holds a usable token (found); the lock
+// is free again and this caller took it (unlock is non-nil; the holder finished without
+// storing a usable token, as during a token-rejection storm when its force was refused);
+// bound passes (neither). So a waiter waits no longer than the holder's own attempt, capped
+// by bound; it never polls on after the holder has given up. Waiting is real time, not the
+// swappable clock.
+func (m *Manager) waitHolder(ctx context.Context, bound time.Duration) (t Token, found bool, unlock Unlock, err error) {
 	deadline := time.Now().Add(bound)
 	delay := 5 * time.Millisecond
 	for {
-		if t, err := m.storeGet(ctx); err == nil && m.usable(t, m.now()) {
-			return t, true, nil
-		} else if err != nil && !errors.Is(err, ErrNotFound) {
-			return Token{}, false, err
+		t, err := m.storeGet(ctx)
+		switch {
+		case err == nil && m.usable(t, m.now()):
+			return t, true, nil, nil
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return Token{}, false, nil, err
+		}
+		u, ok, err := m.storeLock(ctx)
+		switch {
+		case err != nil:
+			return Token{}, false, nil, err
+		case ok:
+			m.lockWaitsEnded.Add(1)
+			return Token{}, false, u, nil
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return Token{}, false, nil
+			return Token{}, false, nil, nil
 		}
 		d := delay/2 + rand.N(delay/2+1)
 		if d > left {
 			d = left
 		}
-		t := time.NewTimer(d)
+		tm := time.NewTimer(d)
 		select {
 		case <-ctx.Done():
-			t.Stop()
-			return Token{}, false, ctx.Err()
-		case <-t.C:
+			tm.Stop()
+			return Token{}, false, nil, ctx.Err()
+		case <-tm.C:
 		}
 		if delay < 200*time.Millisecond {
 			delay *= 2
@@ -589,12 +614,16 @@ func (m *Manager) refreshShared(ctx context.Context, fresh func(Token) bool) (re
 		return RefreshReport{}, false, nil
 	}
 	if !locked {
-		// Another instance is refreshing right now: report what it stores.
-		t, found, err := m.waitStore(ctx, m.waitBound)
-		if err != nil || !found {
+		// Another instance is refreshing right now: report what it stores, or refresh
+		// as the holder if it let go without storing.
+		t, found, u, err := m.waitHolder(ctx, m.waitBound)
+		switch {
+		case err != nil || (!found && u == nil):
 			return RefreshReport{}, false, nil
+		case found:
+			return m.report(m.adopt(t, false), false), true, nil
 		}
-		return m.report(m.adopt(t, false), false), true, nil
+		unlock = u
 	}
 	defer m.storeUnlock(ctx, unlock)
 	// Another holder may have stored a fresh token between our read and our lock.

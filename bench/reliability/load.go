@@ -20,6 +20,11 @@ type outcome struct {
 	ok      bool   // ok:true with the sample card's number
 	lost    bool   // no answer at all
 	latency time.Duration
+	// retryable, retryAfter (the Retry-After header) and upstream (error.upstream.code) of
+	// an error answer.
+	retryable  bool
+	retryAfter string
+	upstream   string
 }
 
 // send posts one recognition request to in and reads the answer.
@@ -49,7 +54,11 @@ func send(ctx context.Context, in *instance, body func() (string, string)) outco
 			IDNumber string `json:"idNumber"`
 		} `json:"card"`
 		Error struct {
-			Code string `json:"code"`
+			Code      string `json:"code"`
+			Retryable bool   `json:"retryable"`
+			Upstream  *struct {
+				Code string `json:"code"`
+			} `json:"upstream"`
 		} `json:"error"`
 	}
 	if json.Unmarshal(raw, &a) != nil {
@@ -58,6 +67,10 @@ func send(ctx context.Context, in *instance, body func() (string, string)) outco
 	}
 	o.ok = a.OK && a.Card.IDNumber == bigcard.IDNumber
 	o.code = a.Error.Code
+	o.retryable, o.retryAfter = a.Error.Retryable, resp.Header.Get("Retry-After")
+	if a.Error.Upstream != nil {
+		o.upstream = a.Error.Upstream.Code
+	}
 	if a.OK && !o.ok {
 		o.code = "WRONG_CARD"
 	}
@@ -79,6 +92,15 @@ func okOr(codes ...string) acceptor {
 			}
 		}
 		return false
+	}
+}
+
+// retryLater accepts success, or code answered retryable with a Retry-After header and
+// WeChat's own errcode upstream: the answer issue 7 §7 requires while a rejected token cannot
+// be replaced yet.
+func retryLater(code, upstream string) acceptor {
+	return func(o outcome) bool {
+		return o.ok || (o.code == code && o.retryable && o.retryAfter != "" && o.upstream == upstream)
 	}
 }
 
