@@ -46,7 +46,9 @@ func New(tokens token.Provider, opts ...Option) (*Client, error) {
 
 // call runs req with a token from the provider. When WeChat rejects the token (40001, 42001,
 // 40014) the token is invalidated, a new one taken, and the call made once more; the request
-// body is rebuilt from its bytes for that.
+// body is rebuilt from its bytes for that. A rejection that cannot be recovered this way is
+// answered with WeChat's code and a RetryAfter: the source's wait when a forced refresh is
+// not allowed yet, else rejectedRetryAfter.
 func (c *Client) call(ctx context.Context, req *request, out response) error {
 	tok, err := c.tokens.Token(ctx)
 	if err != nil {
@@ -76,9 +78,37 @@ func (c *Client) call(ctx context.Context, req *request, out response) error {
 	}
 	if fresh.Value == tok.Value {
 		// The same token again would be rejected again; report the rejection.
+		return retryRejected(apiErr)
+	}
+	err = c.t.do(ctx, req, fresh, out)
+	if !errors.As(err, &apiErr) || !IsTokenRejected(apiErr.ErrCode) {
 		return err
 	}
-	return c.t.do(ctx, req, fresh, out)
+	// The replacement was rejected too (a rejection storm). No third call: drop it, and ask
+	// the source once more only to learn when a replacement will be allowed, so the answer
+	// carries WeChat's code and a Retry-After that is true.
+	c.rejection.Store(apiErr)
+	_ = c.tokens.Invalidate(ctx, fresh.Value)
+	if ctx.Err() != nil {
+		return err
+	}
+	if _, terr := c.tokens.Token(ctx); terr != nil {
+		return c.tokenError(req.endpoint, apiErr, terr)
+	}
+	return retryRejected(apiErr)
+}
+
+// rejectedRetryAfter is the Retry-After of a token rejection when the source did not say when
+// a replacement is allowed: it has one now (or may have soon), so the caller retries shortly.
+const rejectedRetryAfter = time.Second
+
+// retryRejected is a rejection answered with rejectedRetryAfter.
+func retryRejected(rejected *APIError) error {
+	cp := *rejected
+	if cp.RetryAfter == 0 {
+		cp.RetryAfter = rejectedRetryAfter
+	}
+	return &cp
 }
 
 // tokenError reports a failure to get a token for endpoint. When the source says when a

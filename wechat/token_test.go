@@ -87,8 +87,12 @@ func TestTokenRejectedOnlyOneRecovery(t *testing.T) {
 	if calls.get() != 2 {
 		t.Errorf("%d calls, want 2 (one recovery only)", calls.get())
 	}
-	if got := e.tokens.invalidated; len(got) != 1 || got[0] != "A" {
+	// Both rejected tokens leave the source; a third one exists, so "retry shortly".
+	if got := e.tokens.invalidated; len(got) != 2 || got[0] != "A" || got[1] != "B" {
 		t.Errorf("invalidated %v", got)
+	}
+	if ae.RetryAfter != rejectedRetryAfter {
+		t.Errorf("RetryAfter %v, want %v", ae.RetryAfter, rejectedRetryAfter)
 	}
 }
 

@@ -27,6 +27,28 @@ type outcome struct {
 	upstream   string
 }
 
+// describe is the answer's code with what a wrong error answer lacked or carried: WeChat's
+// code, not retryable, no Retry-After.
+func (o outcome) describe() string {
+	if o.code == "" || o.ok {
+		return o.code
+	}
+	var d []string
+	if o.upstream != "" {
+		d = append(d, "upstream "+o.upstream)
+	}
+	if !o.retryable {
+		d = append(d, "not retryable")
+	}
+	if o.retryAfter == "" {
+		d = append(d, "no Retry-After")
+	}
+	if len(d) == 0 {
+		return o.code
+	}
+	return o.code + " (" + strings.Join(d, ", ") + ")"
+}
+
 // send posts one recognition request to in and reads the answer.
 func send(ctx context.Context, in *instance, body func() (string, string)) outcome {
 	b, ct := body()
@@ -143,7 +165,7 @@ func (t *tally) add(o outcome, accept acceptor) {
 		if t.wrong == nil {
 			t.wrong = map[string]int{}
 		}
-		k := o.code
+		k := o.describe()
 		if o.latency > late {
 			k = "late:" + k
 		}
