@@ -7,7 +7,10 @@
 // misses, lets one instance fetch under the store lock, forces a refresh only when WeChat
 // hands back the token it just rejected (and, when the force limits do not allow one yet,
 // answers *ForceLimitedError at once with the wait instead of holding the caller), and keeps
-// serving through a store outage.
+// serving through a store outage. An instance that finds the lock taken waits only while the
+// holder works: it stops as soon as the holder stores a token or lets go without one (then it
+// tries once itself), and at WithWaitBound (3 s) at the latest, so in a token-rejection storm,
+// where every holder's refresh is refused, no request waits for the bound.
 //
 // Facts relied on (docs/wechat-errors.md, platform-facts §1): stable_token in normal mode
 // returns the same token while it is valid; force_refresh invalidates it, at most 20 a day and
