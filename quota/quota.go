@@ -11,12 +11,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/wxocr/scf-idcard-ocr/internal/chinaday"
 	"github.com/wxocr/scf-idcard-ocr/internal/keyhash"
+	"github.com/wxocr/scf-idcard-ocr/internal/sideredis"
 )
 
 // DefaultKeyPrefix prefixes every key this package writes.
@@ -48,8 +47,7 @@ func (k *Keyer) Key(kind, name string) string {
 // Open returns the store for storeURL (TOKEN_STORE): a Fallback from Redis to memory for
 // redis:// and rediss://, else memory. Close the result if it implements io.Closer.
 func Open(storeURL string, logger *slog.Logger) (Store, error) {
-	u, err := url.Parse(storeURL)
-	if err != nil || (!strings.EqualFold(u.Scheme, "redis") && !strings.EqualFold(u.Scheme, "rediss")) {
+	if !sideredis.IsRedis(storeURL) {
 		return NewMemory(nil), nil
 	}
 	r, err := OpenRedis(storeURL, 0)

@@ -10,9 +10,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"strings"
 	"time"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/sideredis"
 )
 
 // Limiter decides whether key (a caller) may make one more request now.
@@ -66,8 +66,7 @@ func New(cfg Config) (Limiter, error) {
 		return nil, nil
 	}
 	mem := NewMemory(cfg.PerMinute, cfg.Now)
-	u, err := url.Parse(cfg.StoreURL)
-	if err != nil || (!strings.EqualFold(u.Scheme, "redis") && !strings.EqualFold(u.Scheme, "rediss")) {
+	if !sideredis.IsRedis(cfg.StoreURL) {
 		return mem, nil
 	}
 	prefix := cfg.KeyPrefix

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
-	"strings"
 	"sync"
 	"time"
 
@@ -165,8 +163,7 @@ func (r *Redis) Close() error { return r.c.Close() }
 // Open returns the store for storeURL (TOKEN_STORE): Redis for redis:// and rediss://, else
 // memory. Close the result if it implements io.Closer.
 func Open(storeURL string, logger *slog.Logger) (Store, error) {
-	u, err := url.Parse(storeURL)
-	if err != nil || (!strings.EqualFold(u.Scheme, "redis") && !strings.EqualFold(u.Scheme, "rediss")) {
+	if !sideredis.IsRedis(storeURL) {
 		return NewMemory(nil), nil
 	}
 	return OpenRedis(storeURL, logger)

@@ -6,6 +6,8 @@ package sideredis
 
 import (
 	"errors"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -17,6 +19,13 @@ const (
 	poolSize    = 2
 	dialTimeout = 200 * time.Millisecond
 )
+
+// IsRedis reports whether storeURL (TOKEN_STORE) names a Redis, redis:// or rediss://: the
+// side stores share it, and keep to the instance's memory for any other store.
+func IsRedis(storeURL string) bool {
+	u, err := url.Parse(storeURL)
+	return err == nil && (strings.EqualFold(u.Scheme, "redis") || strings.EqualFold(u.Scheme, "rediss"))
+}
 
 // Open returns a client for rawURL (redis:// or rediss://, with user, password and db) whose
 // reads, writes and pool waits each end after timeout. Nothing is dialled until the first

@@ -47,3 +47,22 @@ func TestOpenTalksToRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestIsRedis(t *testing.T) {
+	for _, tt := range []struct {
+		url  string
+		want bool
+	}{
+		{"redis://127.0.0.1:6379/0", true},
+		{"rediss://user:pw@redis.example:6380/1", true},
+		{"REDIS://127.0.0.1:6379", true},
+		{"file:///tmp/idcard-ocr/token.json", false},
+		{"memory://", false},
+		{"", false},
+		{"redis://[::1", false},
+	} {
+		if got := IsRedis(tt.url); got != tt.want {
+			t.Errorf("IsRedis(%q) = %v, want %v", tt.url, got, tt.want)
+		}
+	}
+}
