@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/wxocr/scf-idcard-ocr/emulator"
 )
@@ -71,24 +72,14 @@ func (r *redisServer) kill() {
 	}
 }
 
-// command runs one Redis command over RESP and returns the raw reply line.
-func (r *redisServer) command(args ...string) (string, error) {
-	c, err := net.DialTimeout("tcp", r.addr(), 2*time.Second)
-	if err != nil {
-		return "", err
-	}
+// do runs one Redis command, within 2 s, on a client of its own (go-redis, which the function
+// already uses), and returns its reply.
+func (r *redisServer) do(args ...any) *redis.Cmd {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c := redis.NewClient(&redis.Options{Addr: r.addr(), MaxRetries: -1, DisableIdentity: true})
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(2 * time.Second))
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := c.Write([]byte(b.String())); err != nil {
-		return "", err
-	}
-	line, err := bufio.NewReader(c).ReadString('\n')
-	return strings.TrimSpace(line), err
+	return c.Do(ctx, args...)
 }
 
 func waitDial(addr string, within time.Duration) error {

@@ -205,7 +205,7 @@ func fileIDBody() (string, string) {
 // the next scenario starts clean.
 func (s *suite) resetFleet() {
 	s.emu.ClearFaults()
-	if _, err := s.redis.command("FLUSHALL"); err != nil {
+	if err := s.redis.do("FLUSHALL").Err(); err != nil {
 		s.notes = append(s.notes, "FLUSHALL: "+err.Error())
 		s.failed = true
 	}
