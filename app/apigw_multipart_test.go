@@ -6,13 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"mime/multipart"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
 
-	"github.com/wxocr/scf-idcard-ocr/config"
 	"github.com/wxocr/scf-idcard-ocr/emulator"
 )
 
@@ -22,25 +20,15 @@ import (
 // client and the emulator. The same bytes without base64 passing, as a JSON string can carry
 // them (invalid UTF-8 replaced), are refused as unreadable: the reason for the setting.
 func TestAPIGatewayBase64MultipartUpload(t *testing.T) {
-	emu := emulator.New(emulator.Options{Files: emulator.SampleFiles()})
-	up := httptest.NewServer(emu.Handler())
-	defer up.Close()
+	emu, upURL := startEmulator(t)
 	env := map[string]string{
 		"WX_APPID":     emulator.DefaultAppID,
 		"WX_APPSECRET": emulator.DefaultSecret,
-		"WX_API_BASE":  up.URL,
+		"WX_API_BASE":  upURL,
 		"TOKEN_STORE":  "memory://",
 		"API_KEYS":     fleetKey,
 	}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewMain(context.Background(), cfg, nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newTestMain(t, env)
 
 	png, err := os.ReadFile("../testdata/cards/front.png")
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 
 	"github.com/tencentyun/scf-go-lib/functioncontext"
 
-	"github.com/wxocr/scf-idcard-ocr/config"
 	"github.com/wxocr/scf-idcard-ocr/emulator"
 	"github.com/wxocr/scf-idcard-ocr/token"
 	"github.com/wxocr/scf-idcard-ocr/wechat"
@@ -26,9 +25,7 @@ import (
 // no appsecret; without it there is no token; when WeChat refuses it, the call is retried once
 // with the pushed file's token.
 func TestInvocationCloudBaseTokenEndToEnd(t *testing.T) {
-	emu := emulator.New(emulator.Options{Files: emulator.SampleFiles()})
-	up := httptest.NewServer(emu.Handler())
-	defer up.Close()
+	emu, upURL := startEmulator(t)
 	file := filepath.Join(t.TempDir(), "cloudbase_access_token") // not pushed yet
 
 	tokens, err := token.New(context.Background(), token.Config{Source: token.SourceCloudBase, CloudBaseFile: file})
@@ -36,7 +33,7 @@ func TestInvocationCloudBaseTokenEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tokens.Close()
-	client, err := wechat.New(tokens, wechat.WithBaseURL(up.URL), wechat.WithMaxRetries(0))
+	client, err := wechat.New(tokens, wechat.WithBaseURL(upURL), wechat.WithMaxRetries(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,26 +80,16 @@ func TestInvocationCloudBaseTokenEndToEnd(t *testing.T) {
 // recognised with TOKEN_SOURCE=cloudbase and no pushed file; the same event without the
 // context key answers UPSTREAM_AUTH.
 func TestCloudCallWithInvocationCloudBaseToken(t *testing.T) {
-	emu := emulator.New(emulator.Options{Files: emulator.SampleFiles()})
-	up := httptest.NewServer(emu.Handler())
-	defer up.Close()
+	emu, upURL := startEmulator(t)
 	env := map[string]string{
 		"TOKEN_SOURCE":                "cloudbase",
 		"CLOUDBASE_ACCESS_TOKEN_FILE": filepath.Join(t.TempDir(), "absent"),
-		"WX_API_BASE":                 up.URL,
+		"WX_API_BASE":                 upURL,
 		"TOKEN_STORE":                 "memory://",
 		// Each call must reach WeChat: the same image is sent again and again.
 		"RESULT_CACHE_TTL": "0",
 	}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewMain(context.Background(), cfg, nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newTestMain(t, env)
 	event, err := os.ReadFile("../testdata/events/callfunction-fileid.json")
 	if err != nil {
 		t.Fatal(err)
@@ -143,28 +130,18 @@ func TestCloudCallWithInvocationCloudBaseToken(t *testing.T) {
 // request: with CLOUD_HOSTING=false, or without X-WX-SOURCE, it is ignored (a client could
 // otherwise make the function spend someone else's token), so the call has no token.
 func TestCloudHostingRequestToken(t *testing.T) {
-	emu := emulator.New(emulator.Options{Files: emulator.SampleFiles()})
-	up := httptest.NewServer(emu.Handler())
-	defer up.Close()
+	emu, upURL := startEmulator(t)
 	serve := func(cloudHosting string) *httptest.Server {
 		env := map[string]string{
 			"TOKEN_SOURCE":                "cloudbase",
 			"CLOUDBASE_ACCESS_TOKEN_FILE": filepath.Join(t.TempDir(), "absent"),
-			"WX_API_BASE":                 up.URL,
+			"WX_API_BASE":                 upURL,
 			"TOKEN_STORE":                 "memory://",
 			"API_KEYS":                    fleetKey,
 			"CLOUD_HOSTING":               cloudHosting,
 			"RESULT_CACHE_TTL":            "0",
 		}
-		cfg, err := config.FromEnv(func(k string) string { return env[k] })
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := NewMain(context.Background(), cfg, nil, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
+		m := newTestMain(t, env)
 		srv := httptest.NewServer(m.Handler)
 		t.Cleanup(srv.Close)
 		return srv

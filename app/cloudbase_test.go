@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/wxocr/scf-idcard-ocr/config"
 	"github.com/wxocr/scf-idcard-ocr/emulator"
 )
 
@@ -19,9 +17,7 @@ import (
 // platform pushes a new token (the file changes) and the old one is rejected, the new one is
 // read and the request still succeeds.
 func TestCloudBaseTokenSourceEndToEnd(t *testing.T) {
-	emu := emulator.New(emulator.Options{Files: emulator.SampleFiles()})
-	up := httptest.NewServer(emu.Handler())
-	defer up.Close()
+	emu, upURL := startEmulator(t)
 	tokenFile := filepath.Join(t.TempDir(), "cloudbase_access_token")
 	push := func(v string) {
 		t.Helper()
@@ -39,21 +35,13 @@ func TestCloudBaseTokenSourceEndToEnd(t *testing.T) {
 	env := map[string]string{
 		"TOKEN_SOURCE":                "cloudbase",
 		"CLOUDBASE_ACCESS_TOKEN_FILE": tokenFile,
-		"WX_API_BASE":                 up.URL,
+		"WX_API_BASE":                 upURL,
 		"TOKEN_STORE":                 "memory://",
 		"API_KEYS":                    fleetKey,
 		// Each request must reach WeChat: the same image is sent again and again.
 		"RESULT_CACHE_TTL": "0",
 	}
-	cfg, err := config.FromEnv(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewMain(context.Background(), cfg, nil, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := newTestMain(t, env)
 	srv := httptest.NewServer(m.Handler)
 	defer srv.Close()
 

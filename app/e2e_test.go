@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/rpc"
 	"os"
 	"os/exec"
@@ -255,9 +254,7 @@ func TestInvokeSandboxEvents(t *testing.T) {
 
 // TestSCFRuntime speaks scf-go-lib's RPC protocol to the binary, as the Go1 runtime does.
 func TestSCFRuntime(t *testing.T) {
-	emu := emulator.New(emulator.Options{Files: emulator.SampleFiles()})
-	up := httptest.NewServer(emu.Handler())
-	defer up.Close()
+	emu, upURL := startEmulator(t)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -271,7 +268,7 @@ func TestSCFRuntime(t *testing.T) {
 		fmt.Sprintf("_LAMBDA_SERVER_PORT=%d", port),
 		"WX_APPID="+emulator.DefaultAppID,
 		"WX_APPSECRET="+emulator.DefaultSecret,
-		"WX_API_BASE="+up.URL,
+		"WX_API_BASE="+upURL,
 		"TOKEN_STORE=file://"+filepath.Join(t.TempDir(), "token.json"),
 		"API_KEYS=k-0123456789abcdef",
 	)
