@@ -3,7 +3,6 @@ package ocr
 import (
 	"context"
 	"errors"
-	"io/fs"
 	"log/slog"
 	"net/http/httptest"
 	"testing"
@@ -22,33 +21,9 @@ import (
 // emulator, with the real token manager and client.
 func TestSecondTokenRejectionIsRetryableNotALockout(t *testing.T) {
 	clk := fakeclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	emu := emulator.New(emulator.Options{Now: clk.Now})
-	srv := httptest.NewServer(emu.Handler())
-	t.Cleanup(srv.Close)
-	quiet := slog.New(slog.DiscardHandler)
-	opts := []wechat.Option{wechat.WithBaseURL(srv.URL), wechat.WithLogger(quiet), wechat.WithBackoff(time.Millisecond, 2*time.Millisecond)}
 	store := token.NewMemoryStore()
-	mgr, err := token.NewManager(emulator.DefaultAppID,
-		wechat.NewStableTokenFetcher(emulator.DefaultAppID, emulator.DefaultSecret, opts...),
-		token.WithStore(store), token.WithClock(clk.Now), token.WithLogger(quiet),
-		// The old code polled the store for this long after a refused force; nothing may wait
-		// on it now. (The test's own deadline stops a regression from hanging.)
-		token.WithWaitBound(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wx, err := wechat.New(mgr, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(Options{WeChat: wx, Logger: quiet, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := fs.ReadFile(emulator.SampleFiles(), "cards/front.png")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, svc := lockoutRig(t, clk, token.WithStore(store))
+	img := anImage(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	recognize := func() error {
@@ -75,7 +50,7 @@ func TestSecondTokenRejectionIsRetryableNotALockout(t *testing.T) {
 	clk.Add(10 * time.Second)
 	reject(2)
 	gets := store.Ops()["get"]
-	err = recognize()
+	err := recognize()
 	wantRetryable := func(step string, err error, wait time.Duration) {
 		t.Helper()
 		var ae *apperr.Error
@@ -124,29 +99,8 @@ func TestSecondTokenRejectionIsRetryableNotALockout(t *testing.T) {
 // rotated it, or another party forced) is used at once.
 func TestRejectedTokenRotatedUpstreamServesAtOnce(t *testing.T) {
 	clk := fakeclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	emu := emulator.New(emulator.Options{Now: clk.Now})
-	srv := httptest.NewServer(emu.Handler())
-	t.Cleanup(srv.Close)
-	quiet := slog.New(slog.DiscardHandler)
-	opts := []wechat.Option{wechat.WithBaseURL(srv.URL), wechat.WithLogger(quiet), wechat.WithBackoff(time.Millisecond, 2*time.Millisecond)}
-	mgr, err := token.NewManager(emulator.DefaultAppID,
-		wechat.NewStableTokenFetcher(emulator.DefaultAppID, emulator.DefaultSecret, opts...),
-		token.WithClock(clk.Now), token.WithLogger(quiet), token.WithWaitBound(time.Hour))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wx, err := wechat.New(mgr, opts...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(Options{WeChat: wx, Logger: quiet, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := fs.ReadFile(emulator.SampleFiles(), "cards/front.png")
-	if err != nil {
-		t.Fatal(err)
-	}
+	emu, svc := lockoutRig(t, clk)
+	img := anImage(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	recognize := func() error {
@@ -176,4 +130,33 @@ func TestRejectedTokenRotatedUpstreamServesAtOnce(t *testing.T) {
 	if got := emu.Stats().TokensIssued; got != 3 {
 		t.Errorf("%d tokens issued, want 3 (first, one force, the rotation)", got)
 	}
+}
+
+// lockoutRig is the emulator on loopback and, over real HTTP to it, the real stable-token
+// manager, WeChat client and recognition service, all on clk. extra goes to the manager.
+func lockoutRig(t *testing.T, clk *fakeclock.Clock, extra ...token.ManagerOption) (*emulator.Emulator, *Service) {
+	t.Helper()
+	emu := emulator.New(emulator.Options{Now: clk.Now})
+	srv := httptest.NewServer(emu.Handler())
+	t.Cleanup(srv.Close)
+	quiet := slog.New(slog.DiscardHandler)
+	opts := []wechat.Option{wechat.WithBaseURL(srv.URL), wechat.WithLogger(quiet), wechat.WithBackoff(time.Millisecond, 2*time.Millisecond)}
+	mopts := append([]token.ManagerOption{token.WithClock(clk.Now), token.WithLogger(quiet),
+		// The old code polled the store for this long after a refused force; nothing may wait
+		// on it now. (The test's own deadline stops a regression from hanging.)
+		token.WithWaitBound(time.Hour)}, extra...)
+	mgr, err := token.NewManager(emulator.DefaultAppID,
+		wechat.NewStableTokenFetcher(emulator.DefaultAppID, emulator.DefaultSecret, opts...), mopts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wx, err := wechat.New(mgr, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Options{WeChat: wx, Logger: quiet, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emu, svc
 }
