@@ -40,9 +40,9 @@ func TestCloudBaseTokenExpiresAndIsRevoked(t *testing.T) {
 	q := url.Values{"cloudbase_access_token": {cb}}
 	body := map[string]any{"env": "env-1", "file_list": []any{map[string]any{"fileid": "cloud://env-1.b/cards/front.png", "max_age": 60}}}
 	wantCode(t, "fresh", h.postJSON(PathBatchDL, q, body), 0)
-	h.clock.Advance(10*time.Minute - time.Nanosecond)
+	h.clock.Add(10*time.Minute - time.Nanosecond)
 	wantCode(t, "just before expiry", h.postJSON(PathBatchDL, q, body), 0)
-	h.clock.Advance(time.Nanosecond)
+	h.clock.Add(time.Nanosecond)
 	wantCode(t, "at expiry", h.postJSON(PathBatchDL, q, body), CodeTokenExpired)
 
 	cb2 := h.e.IssueCloudBaseToken(0)

@@ -98,11 +98,11 @@ func TestDownloadURLSignatureAndExpiry(t *testing.T) {
 		t.Fatalf("extended expiry: status %d, want 403", code)
 	}
 
-	h.clock.Advance(60*time.Second - time.Nanosecond)
+	h.clock.Add(60*time.Second - time.Nanosecond)
 	if code, _ := fetch(t, u); code != http.StatusOK {
 		t.Fatalf("1 ns before max_age: status %d", code)
 	}
-	h.clock.Advance(time.Nanosecond)
+	h.clock.Add(time.Nanosecond)
 	if code, _ := fetch(t, u); code != http.StatusForbidden {
 		t.Fatalf("at max_age: status %d, want 403", code)
 	}

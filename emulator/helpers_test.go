@@ -12,25 +12,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wxocr/scf-idcard-ocr/internal/fakeclock"
 )
-
-// clock is a settable clock for exact token boundaries.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // testStart is 10:00 Beijing time, far from the quota day boundary.
 var testStart = time.Date(2026, 3, 10, 2, 0, 0, 0, time.UTC)
@@ -39,12 +23,12 @@ type harness struct {
 	t     *testing.T
 	e     *Emulator
 	srv   *httptest.Server
-	clock *clock
+	clock *fakeclock.Clock // settable, for exact token boundaries
 }
 
 func newHarness(t *testing.T, o Options) *harness {
 	t.Helper()
-	c := &clock{t: testStart}
+	c := fakeclock.New(testStart)
 	if o.Now == nil {
 		o.Now = c.Now
 	}

@@ -216,7 +216,7 @@ func TestOCRRequestErrors(t *testing.T) {
 	}
 	wantCode(t, "type=fax", h.postJSON(PathOCRIDCard, url.Values{"access_token": {tok}, "img_url": {u}, "type": {"fax"}}, ""), CodeInvalidArgs)
 
-	h.clock.Advance(7200 * time.Second)
+	h.clock.Add(7200 * time.Second)
 	wantCode(t, "expired token", h.ocrUpload(tok, "img", front), CodeTokenExpired)
 }
 

@@ -51,13 +51,13 @@ func TestStableTokenReusedUntilFiveMinutesLeft(t *testing.T) {
 		t.Fatalf("success carries errcode: %v", first)
 	}
 
-	h.clock.Advance(7200*time.Second - overlap) // exactly 300 s left: still the same token
+	h.clock.Add(7200*time.Second - overlap) // exactly 300 s left: still the same token
 	m := h.stable(false)
 	if m.str("access_token") != a || expiresIn(t, m) != 300 {
 		t.Fatalf("at 300 s left: token changed=%v expires_in=%d, want same token and 300", m.str("access_token") != a, expiresIn(t, m))
 	}
 
-	h.clock.Advance(time.Nanosecond) // under 300 s: rotate
+	h.clock.Add(time.Nanosecond) // under 300 s: rotate
 	m = h.stable(false)
 	b := m.str("access_token")
 	if b == a || expiresIn(t, m) != 7200 {
@@ -68,11 +68,11 @@ func TestStableTokenReusedUntilFiveMinutesLeft(t *testing.T) {
 	}
 
 	// The old token lives out its time: valid 1 ns before its expiry, expired at it.
-	h.clock.Advance(overlap - 2*time.Nanosecond)
+	h.clock.Add(overlap - 2*time.Nanosecond)
 	if code := h.check(a); code != 0 {
 		t.Fatalf("old token 1 ns before expiry: errcode %d", code)
 	}
-	h.clock.Advance(time.Nanosecond)
+	h.clock.Add(time.Nanosecond)
 	if code := h.check(a); code != CodeTokenExpired {
 		t.Fatalf("old token at expiry: errcode %d, want 42001", code)
 	}
@@ -87,7 +87,7 @@ func TestStableTokenReusedUntilFiveMinutesLeft(t *testing.T) {
 func TestStableTokenReissuedAfterExpiry(t *testing.T) {
 	h := newHarness(t, Options{TokenTTL: 10 * time.Minute})
 	a := h.token()
-	h.clock.Advance(11 * time.Minute)
+	h.clock.Add(11 * time.Minute)
 	if code := h.check(a); code != CodeTokenExpired {
 		t.Fatalf("errcode %d, want 42001", code)
 	}
@@ -100,11 +100,11 @@ func TestStableTokenReissuedAfterExpiry(t *testing.T) {
 func TestShortTTLRotatesAtHalfLife(t *testing.T) {
 	h := newHarness(t, Options{TokenTTL: 2 * time.Second})
 	a := h.token()
-	h.clock.Advance(time.Second)
+	h.clock.Add(time.Second)
 	if h.token() != a {
 		t.Fatal("2 s token rotated with half its life left")
 	}
-	h.clock.Advance(time.Nanosecond)
+	h.clock.Add(time.Nanosecond)
 	if h.token() == a {
 		t.Fatal("2 s token not rotated past half its life")
 	}
@@ -113,7 +113,7 @@ func TestShortTTLRotatesAtHalfLife(t *testing.T) {
 func TestTokenTTLBoundary(t *testing.T) {
 	h := newHarness(t, Options{TokenTTL: 10 * time.Minute})
 	a := h.token()
-	h.clock.Advance(10*time.Minute - time.Nanosecond)
+	h.clock.Add(10*time.Minute - time.Nanosecond)
 	if code := h.check(a); code != 0 {
 		t.Fatalf("1 ns before TTL: errcode %d", code)
 	}
@@ -121,7 +121,7 @@ func TestTokenTTLBoundary(t *testing.T) {
 	if m.str("access_token") == a {
 		t.Fatal("a token with 1 ns left was handed out again")
 	}
-	h.clock.Advance(time.Nanosecond)
+	h.clock.Add(time.Nanosecond)
 	if code := h.check(a); code != CodeTokenExpired {
 		t.Fatalf("at TTL: errcode %d, want 42001", code)
 	}
@@ -154,12 +154,12 @@ func TestForceRefreshInvalidatesPrevious(t *testing.T) {
 
 	// Spacing: 30 s between force refreshes, exact boundary.
 	wantCode(t, "immediate second force", h.stable(true), CodeFrequencyLimit)
-	h.clock.Advance(30*time.Second - time.Nanosecond)
+	h.clock.Add(30*time.Second - time.Nanosecond)
 	wantCode(t, "force 1 ns early", h.stable(true), CodeFrequencyLimit)
 	if code := h.check(b); code != 0 {
 		t.Fatalf("refused force refresh invalidated the token: %d", code)
 	}
-	h.clock.Advance(time.Nanosecond)
+	h.clock.Add(time.Nanosecond)
 	c := h.stable(true).str("access_token")
 	if c == "" || c == b {
 		t.Fatal("force refresh 30 s later refused or returned the old token")
@@ -175,7 +175,7 @@ func TestForceRefreshDailyLimit(t *testing.T) {
 		if m := h.stable(true); m.str("access_token") == "" {
 			t.Fatalf("force refresh %d: %v", i+1, m)
 		}
-		h.clock.Advance(30 * time.Second)
+		h.clock.Add(30 * time.Second)
 	}
 	wantCode(t, "21st force refresh", h.stable(true), CodeDailyLimit)
 	if m := h.stable(false); m.str("access_token") == "" {
@@ -183,9 +183,9 @@ func TestForceRefreshDailyLimit(t *testing.T) {
 	}
 	// Quotas reset at midnight Beijing time (16:00 UTC).
 	next := time.Date(2026, 3, 10, 16, 0, 0, 0, time.UTC)
-	h.clock.Advance(next.Sub(h.clock.Now()) - time.Nanosecond)
+	h.clock.Add(next.Sub(h.clock.Now()) - time.Nanosecond)
 	wantCode(t, "1 ns before Beijing midnight", h.stable(true), CodeDailyLimit)
-	h.clock.Advance(time.Nanosecond)
+	h.clock.Add(time.Nanosecond)
 	if m := h.stable(true); m.str("access_token") == "" {
 		t.Fatalf("force refresh on the next day: %v", m)
 	}
@@ -198,16 +198,16 @@ func TestLegacyTokenOverlap(t *testing.T) {
 	if expiresIn(t, m) != 7200 {
 		t.Fatalf("legacy expires_in %d", expiresIn(t, m))
 	}
-	h.clock.Advance(time.Minute)
+	h.clock.Add(time.Minute)
 	b := h.legacy().str("access_token")
 	if b == a {
 		t.Fatal("legacy call returned the previous token")
 	}
-	h.clock.Advance(overlap - time.Nanosecond)
+	h.clock.Add(overlap - time.Nanosecond)
 	if code := h.check(a); code != 0 {
 		t.Fatalf("previous legacy token within 5 min: errcode %d", code)
 	}
-	h.clock.Advance(time.Nanosecond)
+	h.clock.Add(time.Nanosecond)
 	if code := h.check(a); code != CodeInvalidCredential {
 		t.Fatalf("previous legacy token after 5 min: errcode %d, want 40001", code)
 	}
@@ -221,7 +221,7 @@ func TestLegacyAndStableAreIndependent(t *testing.T) {
 	s := h.token()
 	l := h.legacy().str("access_token")
 	h.legacy()
-	h.clock.Advance(overlap)
+	h.clock.Add(overlap)
 	if code := h.check(s); code != 0 {
 		t.Fatalf("legacy calls invalidated the stable token: %d", code)
 	}
@@ -243,7 +243,7 @@ func TestLegacyDailyLimit(t *testing.T) {
 		}
 	}
 	wantCode(t, "over legacy quota", h.legacy(), CodeDailyLimit)
-	h.clock.Advance(24 * time.Hour)
+	h.clock.Add(24 * time.Hour)
 	if h.legacy().str("access_token") == "" {
 		t.Fatal("legacy quota did not reset the next day")
 	}
