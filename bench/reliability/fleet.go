@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wxocr/scf-idcard-ocr/emulator"
+	"github.com/wxocr/scf-idcard-ocr/internal/syncbuf"
 )
 
 // apiKey is the key every instance accepts; loopback only, never a real one.
@@ -124,29 +124,12 @@ type instance struct {
 	name   string
 	addr   string
 	cmd    *exec.Cmd
-	stderr *bytes.Buffer
-	mu     *sync.Mutex
+	stderr *syncbuf.Buffer // the child's stderr copier writes while we read
 }
 
 func (in *instance) url() string { return "http://" + in.addr }
 
-// lockedBuffer is a bytes.Buffer safe for the child's stderr copier and our reads.
-type lockedBuffer struct {
-	mu  *sync.Mutex
-	buf *bytes.Buffer
-}
-
-func (l lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (in *instance) log() string {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return in.stderr.String()
-}
+func (in *instance) log() string { return in.stderr.String() }
 
 // startInstance runs `bin serve` with env on a free loopback port and waits for /healthz.
 func startInstance(bin, name string, env []string) (*instance, error) {
@@ -154,10 +137,10 @@ func startInstance(bin, name string, env []string) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := &instance{name: name, addr: "127.0.0.1:" + strconv.Itoa(p), stderr: &bytes.Buffer{}, mu: &sync.Mutex{}}
+	in := &instance{name: name, addr: "127.0.0.1:" + strconv.Itoa(p), stderr: &syncbuf.Buffer{}}
 	in.cmd = exec.Command(bin, "serve", "--addr", in.addr)
 	in.cmd.Env = env
-	in.cmd.Stderr = lockedBuffer{in.mu, in.stderr}
+	in.cmd.Stderr = in.stderr
 	in.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := in.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
